@@ -1,0 +1,169 @@
+"""What every subcommand shares: exit codes, reading files, passwords, output."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from esign.certs.loading import load_certificate, load_certificates
+from esign.certs.trust import TrustContext
+from esign.errors import EsignError, PasswordRequiredError
+from esign.keys.algorithms import PrivateKey
+from esign.keys.storage import MAX_KEY_FILE, parse_key
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_UNPROCESSABLE = 2
+
+MAX_INPUT_FILE = 256 << 20
+
+
+class UsageError(EsignError):
+    """A command-line usage problem (exit code 2)."""
+
+    code = "usage"
+
+
+def read_file(path: str, limit: int = MAX_INPUT_FILE) -> bytes:
+    """Read a whole input file, with a clear error for missing or oversized files."""
+    try:
+        size = os.path.getsize(path)
+        if size > limit:
+            raise UsageError(f"{path}: larger than {limit >> 20} MiB")
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write an output file, turning OS errors into a one-line usage error."""
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def add_password_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the key password from FILE (first line); else $ESIGN_PASSWORD or a prompt",
+    )
+
+
+def password_from(args: argparse.Namespace, prompt: str = "key password: ") -> bytes:
+    """The password from --password-file, $ESIGN_PASSWORD, or a terminal prompt."""
+    if getattr(args, "password_file", None):
+        data = read_file(args.password_file, limit=4096)
+        return data.splitlines()[0] if data.splitlines() else b""
+    env = os.environ.get("ESIGN_PASSWORD")
+    if env is not None:
+        return env.encode("utf-8")
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(prompt).encode("utf-8")
+    raise PasswordRequiredError(
+        "the key is encrypted: give --password-file, set ESIGN_PASSWORD, or run on a terminal"
+    )
+
+
+def load_private_key(path: str, args: argparse.Namespace) -> PrivateKey:
+    """Load a PEM/DER key, asking for a password only if the key is encrypted."""
+    data = read_file(path, limit=MAX_KEY_FILE)
+    try:
+        return parse_key(data, None)
+    except PasswordRequiredError:
+        return parse_key(data, password_from(args))
+
+
+def certificates_from(paths: list[str] | None) -> list[x509.Certificate]:
+    found: list[x509.Certificate] = []
+    for path in paths or []:
+        found.extend(load_certificates(path))
+    return found
+
+
+def certificate_from(path: str) -> x509.Certificate:
+    return load_certificate(path)
+
+
+def parse_time(value: str | None) -> datetime.datetime | None:
+    """Parse an ISO-8601 time (``Z`` allowed); naive times are taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"--at: not an ISO-8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment
+
+
+def add_trust_options(parser: argparse.ArgumentParser, *, extra_certs: bool = True) -> None:
+    parser.add_argument(
+        "--trust",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="trust anchor certificate(s), PEM or DER (repeatable)",
+    )
+    parser.add_argument(
+        "--crl",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="certificate revocation list(s), PEM or DER (repeatable)",
+    )
+    if extra_certs:
+        parser.add_argument(
+            "--cert",
+            dest="certs",
+            action="extend",
+            nargs="+",
+            metavar="FILE",
+            help="extra certificates: the signer's or intermediates (repeatable)",
+        )
+    parser.add_argument("--at", metavar="ISO-8601", help="validate at this time (default: now)")
+    parser.add_argument(
+        "--legacy-algorithms",
+        action="store_true",
+        help="accept SHA-1, RSA < 2048 and DSA (for old archives)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+
+def trust_from(args: argparse.Namespace) -> TrustContext:
+    crls = [read_file(p, limit=MAX_INPUT_FILE) for p in args.crl or []]
+    return TrustContext(
+        certificates_from(args.trust),
+        intermediates=certificates_from(getattr(args, "certs", None)),
+        crls=[_crl_der(c) for c in crls],
+        legacy_algorithms=args.legacy_algorithms,
+    )
+
+
+def _crl_der(data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import load_der_x509_crl, load_pem_x509_crl
+
+    from esign.errors import MalformedInputError
+
+    try:
+        crl = load_pem_x509_crl(data) if b"-----BEGIN" in data else load_der_x509_crl(data)
+    except ValueError as exc:
+        raise MalformedInputError(f"not a readable CRL: {exc}") from exc
+    return crl.public_bytes(Encoding.DER)
+
+
+def emit(payload: dict[str, Any], text: str, as_json: bool) -> None:
+    """Print a report as JSON or as text."""
+    print(json.dumps(payload, indent=2) if as_json else text)

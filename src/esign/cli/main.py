@@ -1,0 +1,66 @@
+"""The ``esign`` command: a thin layer over the library.
+
+Exit codes: 0 valid, 1 processed but not valid, 2 cannot be processed. Bad input ends in
+one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from esign.cli import demo, envelope_cmds, signing_cmds
+from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
+from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
+
+#: Each module registers its subcommands; a new command is one module and one entry here.
+COMMAND_MODULES = (demo, signing_cmds, envelope_cmds)
+
+#: Errors that mean "processed, but the answer is no" (exit 1) rather than "cannot process".
+NOT_VALID_ERRORS: tuple[type[EsignError], ...] = (DecryptionError, NoMatchingRecipientError)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"esign: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_UNPROCESSABLE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="esign", description="Electronic signatures on standard formats.")
+    from esign import __version__
+
+    parser.add_argument("--version", action="version", version=f"esign {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except NOT_VALID_ERRORS as exc:
+        print(f"esign: not valid: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except EsignError as exc:
+        print(f"esign: error: {exc}", file=sys.stderr)
+        return EXIT_UNPROCESSABLE
+    except OSError as exc:
+        print(
+            f"esign: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_UNPROCESSABLE
+    except KeyboardInterrupt:
+        print("esign: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

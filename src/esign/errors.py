@@ -1,0 +1,88 @@
+"""One exception hierarchy: every failure esign reports is an :class:`EsignError`.
+
+Callers catch ``EsignError`` to handle anything esign refuses; the subclasses say why.
+Each class carries a stable ``code`` that reports and the command line reuse.
+"""
+
+from __future__ import annotations
+
+
+class EsignError(Exception):
+    """Root of every error esign raises on purpose."""
+
+    code = "error"
+
+
+class MalformedInputError(EsignError):
+    """Input is not what it claims to be: bad DER/PEM, wrong structure, out of bounds."""
+
+    code = "malformed"
+
+
+class InputTooLargeError(MalformedInputError):
+    """Input exceeds a parser bound (size, nesting or count)."""
+
+    code = "too_large"
+
+
+class UnsupportedAlgorithmError(EsignError):
+    """An algorithm esign does not implement, or one refused by the algorithm policy."""
+
+    code = "unsupported_algorithm"
+
+
+class InvalidSignatureError(EsignError):
+    """A signature is cryptographically wrong or does not match its content."""
+
+    code = "invalid_signature"
+
+
+class UntrustedCertificateError(EsignError):
+    """A certificate path does not lead to an accepted anchor, or is not valid for its use."""
+
+    code = "untrusted"
+
+
+class DecryptionError(EsignError):
+    """An envelope could not be opened.
+
+    Deliberately uniform: a wrong key, a tampered ciphertext or a bad key wrap all
+    produce the same message, so the error is no oracle.
+    """
+
+    code = "decryption_failed"
+
+    def __init__(
+        self, message: str = "the envelope cannot be decrypted: wrong key, or it was modified"
+    ) -> None:
+        super().__init__(message)
+
+
+class NoMatchingRecipientError(EsignError):
+    """The envelope has no recipient record for the key offered to open it."""
+
+    code = "no_matching_recipient"
+
+
+class KeyStorageError(EsignError):
+    """Base for problems loading or storing a private key."""
+
+    code = "key_storage"
+
+
+class WrongPasswordError(KeyStorageError):
+    """The password does not decrypt the key."""
+
+    code = "wrong_password"
+
+
+class PasswordRequiredError(KeyStorageError):
+    """The key is encrypted and no password was given."""
+
+    code = "password_required"
+
+
+class CertificateProfileError(EsignError):
+    """A certificate profile cannot be honoured with the given inputs."""
+
+    code = "profile"

@@ -1,0 +1,98 @@
+"""Reading CMS containers: DER or PEM in, a fully checked asn1crypto structure out.
+
+asn1crypto parses lazily, so a malformed field can surface deep inside later code. Here
+the input is bounded, loaded strictly (no trailing bytes) and walked once, so every
+structural fault becomes a :class:`MalformedInputError` at the door.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from asn1crypto import cms
+
+from esign.errors import InputTooLargeError, MalformedInputError
+
+MAX_CMS_BYTES = 256 << 20  # in-memory containers; larger inputs use the streaming API
+MAX_SIGNERS = 64
+MAX_CERTIFICATES = 256
+
+#: What asn1crypto may raise on malformed input, however deep the fault lies.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    UnicodeDecodeError,
+    AttributeError,
+)
+
+_PEM = re.compile(rb"-----BEGIN (CMS|PKCS7|PKCS #7 SIGNED DATA)-----(.*?)-----END \1-----", re.S)
+
+
+def unarmor(data: bytes) -> bytes:
+    """Strip PEM armour (``CMS``/``PKCS7``) if present; DER passes through."""
+    if len(data) > MAX_CMS_BYTES:
+        raise InputTooLargeError(f"CMS input larger than {MAX_CMS_BYTES >> 20} MiB")
+    stripped = data.lstrip()
+    if not stripped.startswith(b"-----BEGIN"):
+        return data
+    match = _PEM.search(stripped)
+    if match is None:
+        raise MalformedInputError("PEM input holds no CMS or PKCS7 block")
+    try:
+        return base64.b64decode(b"".join(match.group(2).split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedInputError("the PEM block is not valid base64") from exc
+
+
+def _walk(value: Any) -> None:
+    """Force asn1crypto to parse every nested field (deep nesting ends in RecursionError,
+    which the caller turns into a MalformedInputError)."""
+    value.native  # noqa: B018 - parsing is the side effect we want
+
+
+def load_content_info(data: bytes) -> cms.ContentInfo:
+    """Parse DER or PEM bytes into a ContentInfo, strictly (no trailing data)."""
+    der = unarmor(data)
+    try:
+        info = cms.ContentInfo.load(der, strict=True)
+        info["content_type"].native  # noqa: B018
+    except PARSE_ERRORS as exc:
+        raise MalformedInputError(f"not a CMS ContentInfo: {exc}") from exc
+    return info
+
+
+def load_signed_data(data: bytes) -> cms.SignedData:
+    """Parse a CMS SignedData (DER or PEM) and check its bounds."""
+    info = load_content_info(data)
+    try:
+        if info["content_type"].native != "signed_data":
+            raise MalformedInputError(
+                f"expected CMS signed data, found {info['content_type'].native}"
+            )
+        signed = info["content"]
+        signer_count = len(signed["signer_infos"])
+        certificates = signed["certificates"]
+        cert_count = 0 if certificates.native is None else len(certificates)
+        if signer_count == 0:
+            raise MalformedInputError("the SignedData has no signer")
+        if signer_count > MAX_SIGNERS:
+            raise InputTooLargeError(f"more than {MAX_SIGNERS} signers")
+        if cert_count > MAX_CERTIFICATES:
+            raise InputTooLargeError(f"more than {MAX_CERTIFICATES} certificates")
+        for signer_info in signed["signer_infos"]:
+            _walk(signer_info)
+        _walk(signed["digest_algorithms"])
+        signed["encap_content_info"]["content_type"].native  # noqa: B018
+        _walk(signed["encap_content_info"])
+    except MalformedInputError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
+    return signed

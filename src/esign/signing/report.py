@@ -1,0 +1,167 @@
+"""Verification reports: what was checked, what was found, and every reason it failed.
+
+A report is never a bare bool. It renders as text (``str``), as the JSON object of the
+command-line contract (``to_dict`` / ``to_json``) and as HTML in a notebook.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+
+class SignatureLevel(enum.IntEnum):
+    """Legal level of a signature, ordered: SIMPLE < ADVANCED < QUALIFIED."""
+
+    SIMPLE = 1
+    ADVANCED = 2  # "enhanced non-qualified"
+    QUALIFIED = 3
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in JSON (``"simple"``, ``"advanced"``, ``"qualified"``)."""
+        return self.name.lower()
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An error or warning with a stable machine code and a human message."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Who signed: the signer certificate's subject, issuer and serial."""
+
+    subject: str
+    issuer: str
+    serial: int
+    certificate: x509.Certificate
+
+    @classmethod
+    def from_certificate(cls, certificate: x509.Certificate) -> SignerIdentity:
+        return cls(
+            subject=certificate.subject.rfc4514_string(),
+            issuer=certificate.issuer.rfc4514_string(),
+            serial=certificate.serial_number,
+            certificate=certificate,
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {"subject": self.subject, "issuer": self.issuer, "serial": f"{self.serial:x}"}
+
+
+def _iso(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@dataclass
+class VerificationReport:
+    """The result of verifying one signature.
+
+    ``valid`` is true only when there is no error: integrity, signer binding and trust all
+    checked out. ``level`` is None whenever ``valid`` is false.
+    """
+
+    valid: bool = False
+    level: SignatureLevel | None = None
+    signer: SignerIdentity | None = None
+    chain: list[x509.Certificate] = field(default_factory=list)
+    signing_time: datetime.datetime | None = None
+    timestamp: datetime.datetime | None = None
+    trust_domain: str | None = None
+    revocation: str | None = None
+    content_intact: bool | None = None
+    signature_intact: bool | None = None
+    digest_algorithm: str | None = None
+    signature_algorithm: str | None = None
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    def error(self, code: str, message: str) -> None:
+        """Record a reason the signature is not valid."""
+        self.errors.append(Finding(code, message))
+
+    def warn(self, code: str, message: str) -> None:
+        """Record something worth knowing that does not invalidate the signature."""
+        self.warnings.append(Finding(code, message))
+
+    def finish(self) -> VerificationReport:
+        """Settle ``valid`` and ``level`` from the findings: any error means invalid."""
+        if self.errors:
+            self.valid = False
+            self.level = None
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the command-line contract (DESIGN §5)."""
+        return {
+            "valid": self.valid,
+            "level": self.level.label if self.level is not None else None,
+            "signer": self.signer.to_dict() if self.signer else None,
+            "signing_time": _iso(self.signing_time),
+            "timestamp": _iso(self.timestamp),
+            "trust_domain": self.trust_domain,
+            "revocation": self.revocation,
+            "content_intact": self.content_intact,
+            "signature_intact": self.signature_intact,
+            "digest_algorithm": self.digest_algorithm,
+            "signature_algorithm": self.signature_algorithm,
+            "chain": [c.subject.rfc4514_string() for c in self.chain],
+            "errors": [e.to_dict() for e in self.errors],
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def __str__(self) -> str:
+        verdict = "VALID" if self.valid else "NOT VALID"
+        lines = [f"signature: {verdict}"]
+        if self.level is not None:
+            lines.append(f"level: {self.level.label}")
+        if self.signer is not None:
+            lines.append(f"signer: {self.signer.subject}")
+            lines.append(f"issuer: {self.signer.issuer}")
+            lines.append(f"serial: {self.signer.serial:x}")
+        if self.signing_time is not None:
+            lines.append(f"signing time (claimed by signer): {self.signing_time.isoformat()}")
+        if self.trust_domain is not None and self.valid:
+            lines.append(f"trusted in domain: {self.trust_domain}")
+        if self.content_intact is not None:
+            lines.append(f"content unchanged: {'yes' if self.content_intact else 'NO'}")
+        lines.extend(f"error [{e.code}]: {e.message}" for e in self.errors)
+        lines.extend(f"warning [{w.code}]: {w.message}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.valid else "#cf222e"
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.to_dict().items()
+            if k not in ("errors", "warnings") and v is not None
+        )
+        findings = "".join(
+            f"<li><b>{html.escape(f.code)}</b>: {html.escape(f.message)}</li>"
+            for f in [*self.errors, *self.warnings]
+        )
+        title = "valid" if self.valid else "not valid"
+        return (
+            f"<div><h4 style='color:{colour}'>signature {title}</h4>"
+            f"<table>{rows}</table><ul>{findings}</ul></div>"
+        )
