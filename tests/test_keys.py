@@ -13,7 +13,15 @@ from esign.errors import (
     UnsupportedAlgorithmError,
     WrongPasswordError,
 )
-from esign.keys import ALGORITHMS, algorithm_name, dump_key, generate_key, load_key, parse_key, save_key
+from esign.keys import (
+    ALGORITHMS,
+    algorithm_name,
+    dump_key,
+    generate_key,
+    load_key,
+    parse_key,
+    save_key,
+)
 
 from .conftest import run
 
@@ -102,8 +110,17 @@ def test_keys_made_by_openssl_load(openssl: str, tmp_path: Path, command: list[s
 def test_encrypted_key_made_by_openssl_loads(openssl: str, tmp_path: Path) -> None:
     path = tmp_path / "openssl.key"
     result = run(
-        openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-aes-256-cbc", "-pass", "pass:s3cret", "-out", path,
+        openssl,
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-aes-256-cbc",
+        "-pass",
+        "pass:s3cret",
+        "-out",
+        path,
     )
     assert result.returncode == 0, result.stderr
     assert isinstance(load_key(path, "s3cret"), ec.EllipticCurvePrivateKey)

@@ -23,8 +23,8 @@ NOT_VALID_ERRORS: tuple[type[EsignError], ...] = (DecryptionError, NoMatchingRec
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"esign: error: {message}", file=sys.stderr)
+        # One line, as for every other failure; the usage is one --help away.
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_UNPROCESSABLE)
 
 
