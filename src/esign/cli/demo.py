@@ -41,7 +41,9 @@ def _step(number: int, text: str) -> None:
 
 def run(workdir: Path) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(16)  # a fresh password per run, never printed
+    # The keys' password: $ESIGN_PASSWORD if set (so the files can be reused with the other
+    # commands), else a fresh random one. Never printed.
+    password = os.environ.get("ESIGN_PASSWORD") or secrets.token_urlsafe(16)
 
     _step(1, "keys: generating EC P-256 keys for Ivanov and for the tax service")
     ivanov_key, tax_key = generate_key("ec-p256"), generate_key("ec-p256")
