@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, cast
 
 from asn1crypto import algos, cms
 from cryptography import x509
@@ -554,12 +554,13 @@ class LocalIdentity:
             raise MalformedInputError("the originator public key has unused bits")
         point = bytes(bit_string.contents[1:])
         ukm = kari["ukm"].native
+        curve = None if x25519_key else cast(ec.EllipticCurvePublicKey, public).curve
         if x25519_key:
             if algorithm["algorithm"].native != "x25519" or algorithm["parameters"].native:
                 raise MalformedInputError("the originator key is not an X25519 key")
         elif algorithm["algorithm"].native != "ec" or algorithm["parameters"].native not in (
             None,
-            public.curve.name,
+            curve.name if curve else None,
         ):
             raise MalformedInputError(
                 "the originator key is not an EC key on the recipient's curve"
@@ -569,7 +570,8 @@ class LocalIdentity:
                 z = self._ops.exchange(x25519.X25519PublicKey.from_public_bytes(point))
                 kek = _hkdf_hash(z, HKDF_KDF_HASH[scheme], wrap_name, ukm)
             else:
-                peer = ec.EllipticCurvePublicKey.from_encoded_point(public.curve, point)
+                assert curve is not None
+                peer = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
                 z = self._ops.exchange(ec.ECDH(), peer)
                 kek = _kek(z, ECDH_KDF_HASH[scheme], wrap_name, ukm)
             return keywrap.aes_key_unwrap(kek, matches[0]["encrypted_key"].native)

@@ -421,6 +421,7 @@ def check_binding(
     infos: cms.RecipientInfos,
     opened_by: int,
     report: VerificationReport,
+    infos_der: bytes | None = None,
 ) -> list[str]:
     """Check the signer's recipient binding against the envelope; return the intended names.
 
@@ -453,7 +454,10 @@ def check_binding(
             f"({'; '.join(names)}): it was re-encrypted and forwarded",
         )
         report.finish()
-    elif hashlib.sha256(infos.dump()).digest() != binding["recipient_infos_digest"].native:
+    elif (
+        hashlib.sha256(infos.dump() if infos_der is None else infos_der).digest()
+        != binding["recipient_infos_digest"].native
+    ):
         raise RecipientsModifiedError()
     return names
 
