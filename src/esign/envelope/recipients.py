@@ -415,6 +415,33 @@ class PasswordRecipient:
         )
 
 
+@dataclass
+class RsaPkcs1v15Recipient:
+    """RSA PKCS#1 v1.5 key transport: only for peers that read nothing else. Never chosen
+    by default; esign opens it only with ``LocalIdentity(legacy_pkcs1v15=True)``."""
+
+    certificate: x509.Certificate
+
+    def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        public = self.certificate.public_key()
+        if not isinstance(public, rsa.RSAPublicKey):
+            raise UnsupportedAlgorithmError("RSA recipients need an RSA certificate")
+        return cms.RecipientInfo(
+            name="ktri",
+            value=cms.KeyTransRecipientInfo(
+                {
+                    "version": "v0",
+                    "rid": cms.RecipientIdentifier(
+                        name="issuer_and_serial_number",
+                        value=_issuer_and_serial(self.certificate),
+                    ),
+                    "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
+                    "encrypted_key": public.encrypt(cek, padding.PKCS1v15()),
+                }
+            ),
+        )
+
+
 def recipient_for(certificate: x509.Certificate) -> Recipient:
     """The recipient kind that fits a certificate's public key."""
     public = certificate.public_key()
@@ -502,6 +529,9 @@ class LocalIdentity:
 
     key: RecipientKey | Any
     certificate: x509.Certificate | None = None
+    #: Opt in to RSA PKCS#1 v1.5 key transport, for old archives and peers that write
+    #: nothing else (``cryptography``'s PKCS7 builder). Off by default: a padding oracle.
+    legacy_pkcs1v15: bool = False
 
     @property
     def _ops(self) -> Any:
@@ -584,6 +614,12 @@ class LocalIdentity:
         if not isinstance(self._public(), rsa.RSAPublicKey):
             raise DecryptionError()
         algorithm = ktri["key_encryption_algorithm"]
+        if algorithm["algorithm"].native == "rsaes_pkcs1v15" and self.legacy_pkcs1v15:
+            try:
+                legacy: bytes = self._ops.decrypt(ktri["encrypted_key"].native, padding.PKCS1v15())
+                return legacy
+            except ValueError:
+                raise DecryptionError() from None
         if algorithm["algorithm"].native != "rsaes_oaep":
             raise UnsupportedAlgorithmError(
                 "RSA key transport other than OAEP (e.g. PKCS#1 v1.5) is refused"
