@@ -56,7 +56,7 @@ class Reader:
         chunk = self.source.read(1 << 20)
         if not chunk:
             return False
-        self._buf = self._buf[self._off :] + chunk
+        self._buf = chunk if self._off >= len(self._buf) else self._buf[self._off :] + chunk
         self._off = 0
         return True
 
@@ -64,7 +64,10 @@ class Reader:
         """Up to ``size`` bytes (fewer only at the end of input)."""
         if self._off >= len(self._buf) and not self._fill():
             return b""
-        data = self._buf[self._off : self._off + size]
+        if self._off == 0 and size >= len(self._buf):
+            data = self._buf  # the whole buffer: no copy
+        else:
+            data = self._buf[self._off : self._off + size]
         self._off += len(data)
         self.pos += len(data)
         return data

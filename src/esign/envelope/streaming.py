@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from asn1crypto import cms, core
@@ -25,15 +26,18 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
+from esign._sync import run_sync
 from esign.certs.trust import TrustContext, to_asn1
 from esign.envelope.ber import (
     EOC,
     ChunkSource,
     Reader,
     TruncatedError,
+    length_octets,
     open_indefinite,
     tlv,
 )
@@ -64,7 +68,7 @@ from esign.keys.algorithms import PrivateKey
 from esign.policy import AlgorithmPolicy, default_digest_for
 from esign.signing.container import MAX_CERTIFICATES, PARSE_ERRORS
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
-from esign.signing.sign import Clock, _utc_now, sign
+from esign.signing.sign import Clock, _pyhanko_signer, _utc_now
 from esign.signing.verify import _embedded_certificates, _find_signer_certificate
 
 CHUNK = 1 << 20
@@ -74,7 +78,11 @@ _OID_SIGNED = core.ObjectIdentifier("1.2.840.113549.1.7.2").dump()
 
 
 class _Encryptor:
-    """Content encryption as a sink: bytes in, ciphertext chunks out to ``dst``."""
+    """Content encryption as a sink: plaintext in, ciphertext OCTET STRING chunks to ``dst``.
+
+    Small pieces (BER headers) are gathered; large pieces (document chunks) go straight
+    through, so the document is never copied on its way.
+    """
 
     def __init__(self, cipher: ContentCipher, cek: bytes, nonce: bytes, dst: BinaryIO) -> None:
         self.gcm = cipher == "aes-256-gcm"
@@ -83,71 +91,65 @@ class _Encryptor:
         self._pad = None if self.gcm else sym_padding.PKCS7(128).padder()
         self._dst = dst
         self._pending: list[bytes] = []
-        self._pending_size = 0
 
     def write(self, data: bytes) -> None:
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= CHUNK:
-            self.flush()
+        if len(data) < 4096:
+            self._pending.append(data)
+            return
+        self.flush()
+        self._emit(data)
 
     def flush(self) -> None:
-        if not self._pending:
-            return
-        data = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
-        self._emit(data)
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending = []
+            self._emit(data)
 
     def _emit(self, data: bytes) -> None:
         if self._pad is not None:
             data = self._pad.update(data)
-        out = self._enc.update(data)
-        if out:
-            self._dst.write(tlv(0x04, out))
+        self._out(self._enc.update(data))
+
+    def _out(self, ciphertext: bytes) -> None:
+        if ciphertext:
+            self._dst.write(b"\x04" + length_octets(len(ciphertext)))
+            self._dst.write(ciphertext)
 
     def finish(self) -> bytes:
         """Flush everything; return the GCM tag (empty for CBC)."""
         self.flush()
         if self._pad is not None:
-            out = self._enc.update(self._pad.finalize())
-            if out:
-                self._dst.write(tlv(0x04, out))
-        out = self._enc.finalize()
-        if out:
-            self._dst.write(tlv(0x04, out))
+            self._out(self._enc.update(self._pad.finalize()))
+        self._out(self._enc.finalize())
         return bytes(getattr(self._enc, "tag", b""))
 
 
-class _TeeReader:
-    """What pyHanko hashes: the document, which on its way is also wrapped and encrypted."""
+def _sign_digest(
+    signer: tuple[PrivateKey, x509.Certificate],
+    chain: Sequence[x509.Certificate],
+    digest: bytes,
+    digest_name: str,
+    clock: Clock,
+    attributes: Sequence[cms.CMSAttribute],
+) -> cms.SignedData:
+    """A detached SignedData over a digest computed while streaming.
 
-    def __init__(self, src: BinaryIO, sink: _Encryptor, progress: Progress | None) -> None:
-        self._src = src
-        self._sink = sink
-        self._progress = progress
-        self._buf = b""
-        self._off = 0
-        self.total = 0
-
-    def readinto(self, target: bytearray | memoryview) -> int:
-        if self._off >= len(self._buf):
-            self._buf = self._src.read(CHUNK)
-            self._off = 0
-            if not self._buf:
-                return 0
-            self._sink.write(tlv(0x04, self._buf))
-            self.total += len(self._buf)
-            if self._progress is not None:
-                self._progress(self.total)
-        n = min(len(target), len(self._buf) - self._off)
-        target[:n] = self._buf[self._off : self._off + n]
-        self._off += n
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        buffer = bytearray(CHUNK if size < 0 else size)
-        n = self.readinto(buffer)
-        return bytes(buffer[:n])
+    The same pyHanko signer and signed attributes as :func:`esign.sign`; only the hashing
+    moved out, so the document is read once and hashed in 1 MiB steps.
+    """
+    pyhanko_signer = _pyhanko_signer(signer[0], signer[1], chain)
+    pyhanko_signer.extra_signed_attributes = tuple(attributes)
+    info = run_sync(
+        pyhanko_signer.async_sign(
+            data_digest=digest,
+            digest_algorithm=digest_name,
+            is_pdf_sig=False,
+            encap_content_info={"content_type": "data"},
+            signed_attr_settings=PdfCMSSignedAttributes(signing_time=clock()),
+        )
+    )
+    signed: cms.SignedData = info["content"]
+    return signed
 
 
 def seal_stream(
@@ -190,16 +192,24 @@ def seal_stream(
     sink.write(open_indefinite(0x30) + _OID_SIGNED + open_indefinite(0xA0))
     sink.write(open_indefinite(0x30) + core.Integer(1).dump() + digest_algorithms.dump())
     sink.write(open_indefinite(0x30) + _OID_DATA + open_indefinite(0xA0) + open_indefinite(0x24))
-    tee = _TeeReader(src, sink, progress)
-    detached = sign(
-        tee,  # type: ignore[arg-type]
-        signer=signer,
-        chain=chain,
-        detached=True,
-        clock=clock,
-        signed_attributes=[binding_attribute(infos)],
+    hasher = hashlib.new(digest_name)
+    total = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashlib hashes without the GIL
+        hashing: Future[None] | None = None
+        while chunk := src.read(CHUNK):
+            if hashing is not None:
+                hashing.result()
+            hashing = pool.submit(hasher.update, chunk)
+            sink.write(b"\x04" + length_octets(len(chunk)))
+            sink.write(chunk)
+            total += len(chunk)
+            if progress is not None:
+                progress(total)
+        if hashing is not None:
+            hashing.result()
+    signed = _sign_digest(
+        signer, chain, hasher.digest(), digest_name, clock, [binding_attribute(infos)]
     )
-    signed = cms.ContentInfo.load(detached)["content"]
     if signed["version"].native != "v1" or signed["digest_algorithms"].dump() != (
         digest_algorithms.dump()
     ):
@@ -214,7 +224,7 @@ def seal_stream(
     if gcm:
         dst.write(tlv(0x04, tag))
     dst.write(EOC + EOC + EOC)
-    return tee.total
+    return total
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -293,6 +303,11 @@ class _InnerSignature:
         return cms.SignedData.load(tlv(0x30, parts))
 
 
+def _update_all(hashers: list[Any], piece: bytes) -> None:
+    for hasher in hashers:
+        hasher.update(piece)
+
+
 def _read_inner(reader: Reader, dst: BinaryIO) -> _InnerSignature:
     """Parse the decrypted SignedData ContentInfo, streaming its content to ``dst``."""
     inner = _InnerSignature()
@@ -312,10 +327,15 @@ def _read_inner(reader: Reader, dst: BinaryIO) -> _InnerSignature:
         octets = reader.header()
         if octets.tag not in (0x04, 0x24):
             raise MalformedInputError("the encapsulated content is not an OCTET STRING")
-        for piece in reader.octet_chunks(octets):
-            for hasher in hashers.values():
-                hasher.update(piece)
-            dst.write(piece)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hash while the next is decrypted
+            hashing: Future[None] | None = None
+            for piece in reader.octet_chunks(octets):
+                if hashing is not None:
+                    hashing.result()
+                hashing = pool.submit(_update_all, list(hashers.values()), piece)
+                dst.write(piece)
+            if hashing is not None:
+                hashing.result()
         reader.close(content)
     reader.close(encap)
     if reader.peek() == 0xA0:
