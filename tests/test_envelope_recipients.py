@@ -403,3 +403,24 @@ def test_every_failure_is_an_esign_error(pki: Pki) -> None:
     for bad in (b"", b"\x30\x80", b"\x30\x03\x06\x01\x00", DOCUMENT):
         with pytest.raises(EsignError):
             open_envelope(bad, recipient=PasswordIdentity(b"x"), trust=pki.trust)
+
+
+def test_unknown_content_algorithm_is_a_named_error(pki: Pki) -> None:
+    envelope = seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=[pki.tax_cert])
+    gcm_oid = bytes.fromhex("060960864801650304012e")  # aes256-GCM
+    assert envelope.count(gcm_oid) == 1
+    ccm = envelope.replace(gcm_oid, gcm_oid[:-1] + b"\x2f")  # aes256-CCM: not supported
+    with pytest.raises(UnsupportedAlgorithmError):
+        open_envelope(ccm, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
+
+
+def test_missing_recipient_is_a_named_error(pki: Pki, other_pki: Pki) -> None:
+    from esign.errors import NoMatchingRecipientError
+
+    envelope = seal(
+        DOCUMENT,
+        signer=(pki.ivanov_key, pki.ivanov_cert),
+        recipients=[PasswordRecipient(b"pw", FAST)],
+    )
+    with pytest.raises(NoMatchingRecipientError):
+        open_envelope(envelope, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)

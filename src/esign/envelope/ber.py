@@ -62,8 +62,13 @@ class Reader:
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes (fewer only at the end of input)."""
-        if self._off >= len(self._buf) and not self._fill():
-            return b""
+        if self._off >= len(self._buf):
+            if size >= 1 << 16:  # large reads bypass the buffer: no copy of the content
+                data = self.source.read(size)
+                self.pos += len(data)
+                return data
+            if not self._fill():
+                return b""
         if self._off == 0 and size >= len(self._buf):
             data = self._buf  # the whole buffer: no copy
         else:
