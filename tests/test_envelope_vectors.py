@@ -7,6 +7,7 @@ unwrap, AES-GCM content decryption) is checked against the published intermediat
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,10 @@ def _find_vectors() -> Path:
 
 RFC9936 = _find_vectors()
 
-pytestmark = pytest.mark.skipif(not RFC9936.is_dir(), reason="IETF vectors not present")
+# Missing vectors skip locally but fail on CI (the fixtures then cannot read the files).
+pytestmark = pytest.mark.skipif(
+    not RFC9936.is_dir() and not os.environ.get("CI"), reason="IETF vectors not present"
+)
 
 
 def hex_file(name: str) -> bytes:
