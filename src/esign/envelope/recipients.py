@@ -263,7 +263,10 @@ class X25519Recipient:
         if not isinstance(public, x25519.X25519PublicKey):
             raise UnsupportedAlgorithmError("X25519 recipients need an X25519 certificate")
         ephemeral = x25519.X25519PrivateKey.generate()
-        z = ephemeral.exchange(public)
+        try:
+            z = ephemeral.exchange(public)
+        except ValueError as exc:  # a low-order point: the all-zero shared secret
+            raise MalformedInputError("the recipient's X25519 key is not usable") from exc
         wrap_name = "aes256_wrap"
         kek = _hkdf_sha256(z, _WRAP_BITS[wrap_name] // 8, _shared_info(wrap_name, None))
         return _key_agree_info(
@@ -588,6 +591,9 @@ class LocalIdentity:
         if x25519_key:
             if algorithm["algorithm"].native != "x25519" or algorithm["parameters"].native:
                 raise MalformedInputError("the originator key is not an X25519 key")
+            if ukm is not None:
+                # RFC 8418 feeds a ukm to HKDF; esign never writes one and does not guess.
+                raise UnsupportedAlgorithmError("user keying material with X25519 is not supported")
         elif algorithm["algorithm"].native != "ec" or algorithm["parameters"].native not in (
             None,
             curve.name if curve else None,

@@ -421,20 +421,28 @@ def _open(
     decryptor = _Decryptor(name, cek, nonce)
     done = 0
 
+    input_ended = False
+
     def ciphertext() -> Iterator[bytes]:
-        nonlocal done
-        for piece in reader.octet_chunks(encrypted):
-            done += len(piece)
-            if progress is not None:
-                progress(done)
-            yield piece
+        nonlocal done, input_ended
+        try:
+            for piece in reader.octet_chunks(encrypted):
+                done += len(piece)
+                if progress is not None:
+                    progress(done)
+                yield piece
+        except TruncatedError:
+            input_ended = True  # the file ended, not the plaintext's structure
+            raise
 
     plaintext = decryptor.chunks(ciphertext())
     inner_reader = Reader(ChunkSource(plaintext))
     try:
         inner = _read_inner(inner_reader, dst)
     except TruncatedError:
-        raise
+        if input_ended:
+            raise
+        raise DecryptionError() from None  # no oracle on the structure of the plaintext
     except (MalformedInputError, *PARSE_ERRORS):  # type: ignore[misc]
         raise DecryptionError() from None  # garbage from a wrong key or a changed ciphertext
     leftover = inner_reader.read(1)
@@ -536,6 +544,8 @@ def verify_digest(
     report.chain = path.chain
     for failure in path.failures:
         report.error(failure.code, failure.message)
+    if path.revocation_reason is not None:
+        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
     if not report.errors:
         report.valid = True
         report.level = SignatureLevel.ADVANCED
