@@ -424,3 +424,35 @@ def test_missing_recipient_is_a_named_error(pki: Pki, other_pki: Pki) -> None:
     )
     with pytest.raises(NoMatchingRecipientError):
         open_envelope(envelope, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
+
+
+class _Handle:
+    """A key that only offers operations, as a PKCS#11 or vault handle does (no key bytes)."""
+
+    def __init__(self, key: object) -> None:
+        self._key = key
+        self.calls: list[str] = []
+
+    def public_key(self) -> object:
+        return self._key.public_key()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        if name not in ("decrypt", "exchange", "decapsulate"):
+            raise AttributeError(name)  # no private_bytes, no export
+        self.calls.append(name)
+        return getattr(self._key, name)
+
+
+def test_key_handles_open_envelopes_through_their_operations(pki: Pki, everyone: list) -> None:
+    envelope = seal(
+        DOCUMENT,
+        signer=(pki.ivanov_key, pki.ivanov_cert),
+        recipients=[cert for _, cert in everyone],
+    )
+    used = set()
+    for key, cert in everyone:
+        handle = _Handle(key)
+        opened = open_envelope(envelope, recipient=LocalIdentity(handle, cert), trust=pki.trust)
+        assert opened.content == DOCUMENT and opened.report.valid
+        used.update(handle.calls)
+    assert used == {"decrypt", "exchange", "decapsulate"}
