@@ -410,7 +410,7 @@ def describe(entry: IntendedRecipient) -> str:
     """A human name for a binding entry (for reports)."""
     if entry.name == "issuer_and_serial_number":
         issuer = entry.chosen["issuer"].human_friendly
-        return f"{issuer}, serial {entry.chosen['serial_number'].native:x}"
+        return f"certificate serial {entry.chosen['serial_number'].native:x} from {issuer}"
     if entry.name == "subject_key_identifier":
         return f"key id {entry.chosen.native.hex()}"
     return f"password record {entry.chosen.native.hex()[:16]}"
