@@ -214,3 +214,10 @@ def test_stream_opens_openssl_stream_output(
     content, report = opened(pki, enc.stdout)
     assert content == BIG
     assert report.valid, report.errors  # type: ignore[attr-defined]
+
+
+def test_unsigned_content_is_streamed_and_reported(pki: Pki) -> None:
+    envelope = encrypt_envelope(BIG, [pki.tax_cert])
+    content, report = opened(pki, envelope)
+    assert content == BIG
+    assert [e.code for e in report.errors] == ["not_signed"]  # type: ignore[attr-defined]

@@ -94,6 +94,16 @@ class Reader:
             return None
         return self._buf[self._off]
 
+    def prefix(self, size: int) -> bytes:
+        """Up to ``size`` upcoming bytes, without consuming them."""
+        while len(self._buf) - self._off < size:
+            chunk = self.source.read(1 << 20)
+            if not chunk:
+                break
+            self._buf = self._buf[self._off :] + chunk
+            self._off = 0
+        return self._buf[self._off : self._off + size]
+
     def at_end(self) -> bool:
         return self.peek() is None
 

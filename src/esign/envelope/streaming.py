@@ -303,6 +303,14 @@ class _InnerSignature:
         return cms.SignedData.load(tlv(0x30, parts))
 
 
+def _looks_signed(prefix: bytes) -> bool:
+    """Whether decrypted content starts as a SignedData ContentInfo (else: raw data)."""
+    if len(prefix) < 4 or prefix[0] != 0x30:
+        return False
+    size_octets = 1 if prefix[1] <= 0x80 else 1 + (prefix[1] & 0x7F)
+    return prefix[1 + size_octets :].startswith(_OID_SIGNED)
+
+
 def _update_all(hashers: list[Any], piece: bytes) -> None:
     for hasher in hashers:
         hasher.update(piece)
@@ -437,8 +445,13 @@ def _open(
 
     plaintext = decryptor.chunks(ciphertext())
     inner_reader = Reader(ChunkSource(plaintext))
+    inner: _InnerSignature | None = None
     try:
-        inner = _read_inner(inner_reader, dst)
+        if _looks_signed(inner_reader.prefix(16)):
+            inner = _read_inner(inner_reader, dst)
+        else:  # not a signature: pass the plaintext through, report "not signed" at the end
+            while piece := inner_reader.read(CHUNK):
+                dst.write(piece)
     except TruncatedError:
         if input_ended:
             raise
@@ -466,6 +479,10 @@ def _open(
     decryptor.finish(tag)
     if leftover:
         raise DecryptionError()
+    if inner is None:
+        report = VerificationReport()
+        report.error("not_signed", "the envelope holds no attached CMS signature")
+        return OpenedEnvelope(content=b"", report=report.finish(), signature=b"")
     if not inner.attached:
         raise MalformedInputError("the enveloped signature is detached: no document inside")
 
