@@ -55,3 +55,135 @@ def _register() -> None:
 
 
 _register()
+
+
+# --- X25519 / X448 key agreement in CMS (RFC 8418) -----------------------------------------
+
+#: dhSinglePass-stdDH-hkdf-<hash>-scheme OIDs (RFC 8418 §2.1): HKDF instead of X9.63.
+HKDF_KDF_SCHEMES: dict[str, str] = {
+    "1.2.840.113549.1.9.16.3.19": "dh_single_pass_std_dh_hkdf_sha256_scheme",
+    "1.2.840.113549.1.9.16.3.20": "dh_single_pass_std_dh_hkdf_sha384_scheme",
+    "1.2.840.113549.1.9.16.3.21": "dh_single_pass_std_dh_hkdf_sha512_scheme",
+}
+HKDF_KDF_HASH: dict[str, str] = {name: name.split("_")[-2] for name in HKDF_KDF_SCHEMES.values()}
+
+
+# --- password recipients (RFC 3211 / RFC 5652 §6.2.4) -------------------------------------
+
+PWRI_KEK_OID = "1.2.840.113549.1.9.16.3.9"  # id-alg-PWRI-KEK
+
+
+# --- KEM recipients (RFC 9629), ML-KEM (RFC 9936) -----------------------------------------
+
+KEM_ORI_OID = "1.2.840.113549.1.9.16.13.3"  # id-ori-kem
+HKDF_SHA256_OID = "1.2.840.113549.1.9.16.3.28"  # id-alg-hkdf-with-sha256 (RFC 8619)
+ML_KEM_OIDS: dict[str, str] = {
+    "2.16.840.1.101.3.4.4.1": "ml_kem_512",
+    "2.16.840.1.101.3.4.4.2": "ml_kem_768",
+    "2.16.840.1.101.3.4.4.3": "ml_kem_1024",
+}
+
+
+class KdfAlgorithmIdentifier(core.Sequence):
+    """KeyDerivationAlgorithmIdentifier: an OID and optional parameters (RFC 5652)."""
+
+    _fields = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class KemAlgorithmIdentifier(core.Sequence):
+    """KEMAlgorithmIdentifier (RFC 9629): for ML-KEM the parameters are absent."""
+
+    _fields = [
+        ("algorithm", core.ObjectIdentifier),
+        ("parameters", core.Any, {"optional": True}),
+    ]
+
+
+class KEMRecipientInfo(core.Sequence):
+    """RFC 9629 §3 KEMRecipientInfo, carried in an OtherRecipientInfo (id-ori-kem)."""
+
+    _fields = [
+        ("version", core.Integer),
+        ("rid", cms.RecipientIdentifier),
+        ("kem", KemAlgorithmIdentifier),
+        ("kemct", core.OctetString),
+        ("kdf", KdfAlgorithmIdentifier),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+        ("wrap", cms.KeyEncryptionAlgorithm),
+        ("encrypted_key", core.OctetString),
+    ]
+
+
+class CMSORIforKEMOtherInfo(core.Sequence):
+    """RFC 9629 §5: the ``info`` input to the KDF, binding the wrap algorithm and length."""
+
+    _fields = [
+        ("wrap", cms.KeyEncryptionAlgorithm),
+        ("kek_length", core.Integer),
+        ("ukm", core.OctetString, {"explicit": 0, "optional": True}),
+    ]
+
+
+# --- esign's recipient binding (a private signed attribute) --------------------------------
+
+#: esign-recipient-binding. No IETF signed attribute names the intended recipients of a
+#: sign-then-encrypt message (RFC 2634, 5035 and 8551 have none), so esign uses an OID
+#: under the UUID arc 2.25 (ITU-T X.667), which needs no registration and cannot collide.
+RECIPIENT_BINDING_OID = "2.25.252135101615601656302406907465207312810"
+
+
+class IntendedRecipient(core.Choice):
+    """Who a sealed document is for: a certificate (as CMS names it) or a password record."""
+
+    _alternatives = [
+        ("issuer_and_serial_number", cms.IssuerAndSerialNumber),
+        ("subject_key_identifier", core.OctetString, {"implicit": 0}),
+        # SHA-256 of the DER of the PasswordRecipientInfo (there is no name to give).
+        ("password_record", core.OctetString, {"implicit": 1}),
+    ]
+
+
+class IntendedRecipients(core.SequenceOf):
+    _child_spec = IntendedRecipient
+
+
+class RecipientBinding(core.Sequence):
+    """The signer's statement: these recipients, and exactly these recipient records.
+
+    ``recipient_infos_digest`` is the SHA-256 of the DER of the envelope's RecipientInfos
+    SET, so a record changed, removed or added after signing is detected by every
+    recipient, not only the one whose record it is.
+    """
+
+    _fields = [
+        ("version", core.Integer),
+        ("recipients", IntendedRecipients),
+        ("digest_algorithm", algos.DigestAlgorithm),
+        ("recipient_infos_digest", core.OctetString),
+    ]
+
+
+def _register_envelope() -> None:
+    for oid, name in HKDF_KDF_SCHEMES.items():
+        cms.KeyEncryptionAlgorithmId._map[oid] = name
+        cms.KeyEncryptionAlgorithmId._reverse_map[name] = oid
+        cms.KeyEncryptionAlgorithm._oid_specs[name] = cms.KeyEncryptionAlgorithm
+    cms.KeyEncryptionAlgorithmId._map[PWRI_KEK_OID] = "pwri_kek"
+    cms.KeyEncryptionAlgorithmId._reverse_map["pwri_kek"] = PWRI_KEK_OID
+    # The PWRI-KEK parameter names the block cipher and its IV (RFC 3211 §2.3.1).
+    cms.KeyEncryptionAlgorithm._oid_specs["pwri_kek"] = algos.EncryptionAlgorithm
+    cms.CMSAttributeType._map[RECIPIENT_BINDING_OID] = "esign_recipient_binding"
+    if cms.CMSAttributeType._reverse_map is not None:
+        cms.CMSAttributeType._reverse_map["esign_recipient_binding"] = RECIPIENT_BINDING_OID
+    cms.CMSAttribute._oid_specs["esign_recipient_binding"] = RecipientBindings
+
+
+class RecipientBindings(core.SetOf):
+    _child_spec = RecipientBinding
+
+
+_register_envelope()

@@ -86,3 +86,13 @@ class CertificateProfileError(EsignError):
     """A certificate profile cannot be honoured with the given inputs."""
 
     code = "profile"
+
+
+class RecipientsModifiedError(DecryptionError):
+    """The envelope's recipient records differ from those its signer bound.
+
+    A record was changed, added or removed after signing (possibly someone else's record,
+    which the content MAC does not cover). Same uniform message as DecryptionError.
+    """
+
+    code = "recipients_modified"

@@ -1,13 +1,21 @@
-"""``esign seal`` and ``esign open``."""
+"""``esign seal`` and ``esign open``: streamed, so files of any size use bounded memory."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
+import os
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
+    UsageError,
     add_password_options,
     add_trust_options,
     certificate_from,
@@ -17,9 +25,18 @@ from esign.cli.common import (
     parse_time,
     read_file,
     trust_from,
-    write_file,
 )
-from esign.envelope.sealing import open_envelope, seal
+from esign.envelope.recipients import (
+    Identity,
+    LocalIdentity,
+    PasswordIdentity,
+    PasswordRecipient,
+    Recipient,
+    recipient_for,
+)
+from esign.envelope.streaming import open_stream, seal_stream
+
+ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,55 +55,189 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--to",
         action="extend",
         nargs="+",
-        required=True,
         metavar="CERT",
-        help="recipient certificate(s) (repeatable)",
+        help="recipient certificate(s): RSA, EC P-256/P-384, X25519, ML-KEM (repeatable)",
+    )
+    s.add_argument(
+        "--to-password",
+        action="store_true",
+        help="also seal for a password (from --envelope-password-file, "
+        f"${ENVELOPE_PASSWORD_ENV} or a prompt)",
+    )
+    s.add_argument(
+        "--cipher",
+        choices=["aes-256-gcm", "aes-256-cbc"],
+        default="aes-256-gcm",
+        help="content encryption: AuthEnvelopedData AES-256-GCM (default) or "
+        "EnvelopedData AES-256-CBC for older peers",
     )
     s.add_argument("--out", required=True, metavar="FILE", help="envelope output (.p7m)")
     add_password_options(s)
+    _add_envelope_password_option(s)
     s.set_defaults(func=cmd_seal)
 
     o = subparsers.add_parser("open", help="decrypt an envelope, then verify its signature")
     o.add_argument("envelope", metavar="ENVELOPE")
-    o.add_argument("--key", required=True, metavar="FILE", help="recipient private key")
+    o.add_argument("--key", metavar="FILE", help="recipient private key")
     o.add_argument(
         "--cert",
         dest="recipient_cert",
         metavar="FILE",
         help="recipient certificate (finds the right record; optional)",
     )
+    o.add_argument(
+        "--with-password",
+        action="store_true",
+        help="open a password record instead of using a key",
+    )
     o.add_argument("--out", metavar="FILE", help="write the document here (only if valid)")
     add_password_options(o)
+    _add_envelope_password_option(o)
     add_trust_options(o, extra_certs=False)
     o.set_defaults(func=cmd_open)
 
 
-def cmd_seal(args: argparse.Namespace) -> int:
-    key = load_private_key(args.key, args)
-    envelope = seal(
-        read_file(args.file),
-        signer=(key, certificate_from(args.cert)),
-        recipients=certificates_from(args.to),
-        chain=certificates_from(args.chain),
+def _add_envelope_password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--envelope-password-file",
+        metavar="FILE",
+        help=f"the envelope password (first line); else ${ENVELOPE_PASSWORD_ENV} or a prompt",
     )
-    write_file(args.out, envelope)
-    print(f"sealed {args.file} for {len(args.to)} recipient(s) -> {args.out}")
+
+
+def envelope_password(args: argparse.Namespace) -> bytes:
+    """The password of a password recipient: file, environment, or a terminal prompt."""
+    if args.envelope_password_file:
+        lines = read_file(args.envelope_password_file, limit=4096).splitlines()
+        password = lines[0] if lines else b""
+    elif os.environ.get(ENVELOPE_PASSWORD_ENV) is not None:
+        password = os.environ[ENVELOPE_PASSWORD_ENV].encode("utf-8")
+    elif sys.stdin is not None and sys.stdin.isatty():
+        password = getpass.getpass("envelope password: ").encode("utf-8")
+    else:
+        raise UsageError(
+            "an envelope password is needed: give --envelope-password-file, "
+            f"set {ENVELOPE_PASSWORD_ENV}, or run on a terminal"
+        )
+    if not password:
+        raise UsageError("the envelope password is empty")
+    return password
+
+
+def progress_bar(total: int, label: str) -> Callable[[int], None] | None:
+    """A one-line progress bar on a terminal's stderr; None (quiet) when piped."""
+    if not sys.stderr.isatty() or total <= 0:
+        return None
+    mib = total / (1 << 20)
+
+    def show(done: int) -> None:
+        fraction = min(done / total, 1.0)
+        filled = int(fraction * 30)
+        bar = "#" * filled + "." * (30 - filled)
+        sys.stderr.write(f"\r{label} [{bar}] {fraction:4.0%} {done / (1 << 20):.1f}/{mib:.1f} MiB")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
+    """A temporary file next to ``path``; ``commit()`` renames it into place.
+
+    Without ``commit`` (an error, or a signature that is not valid) nothing is left behind.
+    Without a path, a sink that discards what it is given.
+    """
+    if path is None:
+        with open(os.devnull, "wb") as sink:
+            yield sink, lambda: None
+        return
+    target = Path(path)
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by commit or finally
+            dir=target.parent if str(target.parent) else ".", prefix=".esign-", delete=False
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+    committed = False
+
+    def commit() -> None:
+        nonlocal committed
+        handle.close()
+        os.replace(handle.name, target)
+        committed = True
+
+    try:
+        with handle:
+            yield handle, commit  # type: ignore[misc]
+    finally:
+        if not committed:
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)
+
+
+def _open_input(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    if not args.to and not args.to_password:
+        raise UsageError("give at least one recipient: --to CERT or --to-password")
+    key = load_private_key(args.key, args)
+    recipients: list[Recipient] = [recipient_for(c) for c in certificates_from(args.to)]
+    if args.to_password:
+        recipients.append(PasswordRecipient(envelope_password(args)))
+    signer = (key, certificate_from(args.cert))
+    chain = certificates_from(args.chain)
+    with _open_input(args.file) as src, _output(args.out) as (dst, commit):
+        size = os.fstat(src.fileno()).st_size
+        seal_stream(
+            src,
+            dst,
+            signer=signer,
+            recipients=recipients,
+            chain=chain,
+            cipher=args.cipher,
+            progress=progress_bar(size, "sealing"),
+        )
+        commit()
+    print(f"sealed {args.file} for {len(recipients)} recipient(s) -> {args.out}")
     return EXIT_VALID
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    key = load_private_key(args.key, args)
-    recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
-    opened = open_envelope(
-        read_file(args.envelope),
-        recipient=(key, recipient_cert),
-        trust=trust_from(args),
-        at=parse_time(args.at),
-    )
-    report = opened.report
-    if args.out and report.valid:
-        write_file(args.out, opened.content)
-    elif args.out:
-        print(f"not writing {args.out}: the signature is not valid", file=sys.stderr)
-    emit(report.to_dict(), str(report), args.json)
+    identity: Identity
+    if args.key:
+        recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
+        identity = LocalIdentity(load_private_key(args.key, args), recipient_cert)
+    elif args.with_password:
+        identity = PasswordIdentity(envelope_password(args))
+    else:
+        raise UsageError("give --key FILE (a recipient key) or --with-password")
+    trust = trust_from(args)
+    with _open_input(args.envelope) as src, _output(args.out) as (dst, commit):
+        size = os.fstat(src.fileno()).st_size
+        opened = open_stream(
+            src,
+            dst,
+            recipient=identity,
+            trust=trust,
+            at=parse_time(args.at),
+            progress=progress_bar(size, "opening"),
+        )
+        report = opened.report
+        if args.out and report.valid:
+            commit()
+        elif args.out:
+            print(f"not writing {args.out}: the signature is not valid", file=sys.stderr)
+    payload = report.to_dict()
+    payload["intended_recipients"] = opened.intended_recipients
+    text = str(report)
+    if opened.intended_recipients:
+        text += "\nsealed by the signer for: " + "; ".join(opened.intended_recipients)
+    emit(payload, text, args.json)
     return EXIT_VALID if report.valid else EXIT_INVALID

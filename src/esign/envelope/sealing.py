@@ -3,28 +3,48 @@
 The sealed form is CMS AuthEnvelopedData (RFC 5083) with AES-256-GCM (RFC 5084) around
 the DER of a CMS SignedData ContentInfo with the document attached — exactly what
 ``openssl cms -sign -nodetach -outform DER | openssl cms -encrypt -aes-256-gcm`` produces,
-so each side opens what the other sealed.
+so each side opens what the other sealed. ``cipher="aes-256-cbc"`` writes EnvelopedData
+for older peers.
+
+Recipient binding: the recipient records are made first, and the signer's signed
+attributes carry a :class:`~esign.asn1.RecipientBinding` naming every intended recipient
+and the SHA-256 of the RecipientInfos. On opening, a key that opened the envelope but is
+not named is reported (``not_an_intended_recipient``: the envelope was forwarded), and
+records changed after signing make opening fail (:class:`RecipientsModifiedError`).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from esign.asn1 import IntendedRecipient, RecipientBinding
 from esign.certs.trust import TrustContext
-from esign.envelope.recipients import Identity, LocalIdentity, random_cek, recipient_for
+from esign.envelope.recipients import (
+    Identity,
+    LocalIdentity,
+    Recipient,
+    as_recipient,
+    intended_entries,
+    random_cek,
+)
 from esign.errors import (
     DecryptionError,
     EsignError,
     MalformedInputError,
     NoMatchingRecipientError,
+    RecipientsModifiedError,
     UnsupportedAlgorithmError,
 )
 from esign.keys.algorithms import PrivateKey
@@ -35,8 +55,14 @@ from esign.signing.verify import verify
 
 GCM_NONCE_BYTES = 12
 GCM_TAG_BYTES = 16
+CBC_IV_BYTES = 16
 MAX_RECIPIENTS = 256
 _GCM_KEY_BYTES = {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}
+_CBC_KEY_BYTES = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+
+ContentCipher = Literal["aes-256-gcm", "aes-256-cbc"]
+RecipientLike = x509.Certificate | Recipient
+BINDING_VERSION = 1
 
 
 @dataclass
@@ -44,71 +70,176 @@ class OpenedEnvelope:
     """What came out of an envelope: the document and the verdict on its signature.
 
     Check ``report.valid`` before trusting ``content``: an envelope that decrypts can still
-    carry a signature that does not verify.
+    carry a signature that does not verify, or be addressed by its signer to someone else.
     """
 
     content: bytes
     report: VerificationReport
     signature: bytes
+    intended_recipients: list[str] = field(default_factory=list)
 
 
-def encrypt_auth_enveloped(
-    plaintext: bytes, recipients: Sequence[x509.Certificate], content_type: str = "data"
-) -> bytes:
-    """Encrypt ``plaintext`` to each recipient certificate as AES-256-GCM AuthEnvelopedData."""
+@dataclass
+class Decrypted:
+    """An envelope after decryption: what it held and which record opened it."""
+
+    content_type: str
+    plaintext: bytes
+    recipient_infos: cms.RecipientInfos
+    opened_by: int
+
+
+def prepare_recipients(
+    recipients: Sequence[RecipientLike], cek_bytes: int = 32
+) -> tuple[bytes, cms.RecipientInfos]:
+    """A fresh CEK and each recipient's record for it (made before signing, for the binding)."""
     if not recipients:
         raise EsignError("an envelope needs at least one recipient")
     if len(recipients) > MAX_RECIPIENTS:
         raise EsignError(f"at most {MAX_RECIPIENTS} recipients")
-    cek = random_cek(256)
-    infos = [recipient_for(cert).wrap(cek) for cert in recipients]
-    nonce = os.urandom(GCM_NONCE_BYTES)
-    sealed = AESGCM(cek).encrypt(nonce, plaintext, None)
-    ciphertext, tag = sealed[:-GCM_TAG_BYTES], sealed[-GCM_TAG_BYTES:]
-    enveloped = cms.AuthEnvelopedData(
+    cek = random_cek(cek_bytes * 8)
+    infos = cms.RecipientInfos([as_recipient(r).wrap(cek) for r in recipients])
+    return cek, infos
+
+
+def binding_attribute(infos: cms.RecipientInfos) -> cms.CMSAttribute:
+    """The signed attribute that names the intended recipients and pins their records."""
+    entries = [entry for info in infos for entry in intended_entries(info)]
+    binding = RecipientBinding(
         {
-            "version": "v0",
-            "recipient_infos": infos,
-            "auth_encrypted_content_info": {
-                "content_type": content_type,
-                "content_encryption_algorithm": {
-                    "algorithm": "aes256_gcm",
-                    "parameters": {"aes_nonce": nonce, "aes_icvlen": GCM_TAG_BYTES},
-                },
-                "encrypted_content": ciphertext,
-            },
-            "mac": tag,
+            "version": BINDING_VERSION,
+            "recipients": entries,
+            "digest_algorithm": {"algorithm": "sha256"},
+            "recipient_infos_digest": hashlib.sha256(infos.dump()).digest(),
         }
     )
-    info = cms.ContentInfo({"content_type": "authenticated_enveloped_data", "content": enveloped})
+    return cms.CMSAttribute({"type": "esign_recipient_binding", "values": [binding]})
+
+
+def content_encryption(cipher: ContentCipher) -> tuple[str, bytes]:
+    """(asn1crypto algorithm name, fresh nonce or IV) for a cipher choice."""
+    if cipher == "aes-256-gcm":
+        return "aes256_gcm", os.urandom(GCM_NONCE_BYTES)
+    if cipher == "aes-256-cbc":
+        return "aes256_cbc", os.urandom(CBC_IV_BYTES)
+    raise UnsupportedAlgorithmError(f"unknown content cipher {cipher!r}")
+
+
+def _assemble(
+    plaintext: bytes,
+    cek: bytes,
+    infos: cms.RecipientInfos,
+    cipher: ContentCipher,
+    content_type: str,
+) -> bytes:
+    name, nonce = content_encryption(cipher)
+    if name == "aes256_gcm":
+        sealed = AESGCM(cek).encrypt(nonce, plaintext, None)
+        ciphertext, tag = sealed[:-GCM_TAG_BYTES], sealed[-GCM_TAG_BYTES:]
+        enveloped = cms.AuthEnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": infos,
+                "auth_encrypted_content_info": {
+                    "content_type": content_type,
+                    "content_encryption_algorithm": {
+                        "algorithm": name,
+                        "parameters": {"aes_nonce": nonce, "aes_icvlen": GCM_TAG_BYTES},
+                    },
+                    "encrypted_content": ciphertext,
+                },
+                "mac": tag,
+            }
+        )
+        info = cms.ContentInfo(
+            {"content_type": "authenticated_enveloped_data", "content": enveloped}
+        )
+    else:
+        padder = sym_padding.PKCS7(128).padder()
+        padded = padder.update(plaintext) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(cek), modes.CBC(nonce)).encryptor()
+        ciphertext = encryptor.update(padded) + encryptor.finalize()
+        enveloped = cms.EnvelopedData(
+            {
+                "version": enveloped_data_version(infos),
+                "recipient_infos": infos,
+                "encrypted_content_info": {
+                    "content_type": content_type,
+                    "content_encryption_algorithm": {"algorithm": name, "parameters": nonce},
+                    "encrypted_content": ciphertext,
+                },
+            }
+        )
+        info = cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped})
     der: bytes = info.dump()
     return der
+
+
+def enveloped_data_version(infos: cms.RecipientInfos) -> str:
+    """RFC 5652 §6.1: 3 with pwri/ori records, 0 if every record is version 0, else 2."""
+    if any(info.name in ("pwri", "ori") for info in infos):
+        return "v3"
+    if all(info.chosen["version"].native == "v0" for info in infos):
+        return "v0"
+    return "v2"
+
+
+def encrypt_envelope(
+    plaintext: bytes,
+    recipients: Sequence[RecipientLike],
+    *,
+    cipher: ContentCipher = "aes-256-gcm",
+    content_type: str = "data",
+) -> bytes:
+    """Encrypt ``plaintext`` to recipients (certificates or Recipient objects), unsigned."""
+    cek, infos = prepare_recipients(recipients)
+    return _assemble(plaintext, cek, infos, cipher, content_type)
+
+
+def encrypt_auth_enveloped(
+    plaintext: bytes, recipients: Sequence[RecipientLike], content_type: str = "data"
+) -> bytes:
+    """Encrypt ``plaintext`` to each recipient as AES-256-GCM AuthEnvelopedData."""
+    return encrypt_envelope(plaintext, recipients, content_type=content_type)
 
 
 def seal(
     document: bytes,
     *,
     signer: tuple[PrivateKey, x509.Certificate],
-    recipients: Sequence[x509.Certificate],
+    recipients: Sequence[RecipientLike],
     chain: Sequence[x509.Certificate] = (),
     clock: Clock = _utc_now,
+    cipher: ContentCipher = "aes-256-gcm",
+    bind_recipients: bool = True,
 ) -> bytes:
-    """Sign ``document`` (attached CMS) and encrypt the signed form to ``recipients``."""
-    signed = sign(document, signer=signer, chain=chain, detached=False, clock=clock)
-    return encrypt_auth_enveloped(signed, recipients)
+    """Sign ``document`` (attached CMS) and encrypt the signed form to ``recipients``.
+
+    ``recipients`` are certificates (RSA, EC, X25519, ML-KEM: the fitting kind is chosen)
+    or Recipient objects such as :class:`~esign.envelope.recipients.PasswordRecipient`.
+    With ``bind_recipients`` (the default) the signature names them (see module doc).
+    """
+    cek, infos = prepare_recipients(recipients)
+    attributes = [binding_attribute(infos)] if bind_recipients else []
+    signed = sign(
+        document,
+        signer=signer,
+        chain=chain,
+        detached=False,
+        clock=clock,
+        signed_attributes=attributes,
+    )
+    return _assemble(signed, cek, infos, cipher, "data")
 
 
-def _check_structure(enveloped: cms.AuthEnvelopedData) -> tuple[str, bytes, bytes, bytes]:
-    """Check every field that the GCM tag does not cover; return (type, nonce, ct, tag)."""
+def _check_auth_enveloped(enveloped: cms.AuthEnvelopedData) -> tuple[str, str, bytes, bytes]:
+    """Check every field the GCM tag does not cover; return (type, alg, nonce, ct+tag)."""
     if enveloped["version"].native != "v0":
         raise MalformedInputError("AuthEnvelopedData version must be 0")
     if enveloped["originator_info"].native is not None:
         raise UnsupportedAlgorithmError("originatorInfo in an envelope is not supported")
     if enveloped["auth_attrs"].native is not None or enveloped["unauth_attrs"].native is not None:
         raise UnsupportedAlgorithmError("attributes in AuthEnvelopedData are not supported")
-    recipient_count = len(enveloped["recipient_infos"])
-    if not 1 <= recipient_count <= MAX_RECIPIENTS:
-        raise MalformedInputError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients")
     content_info = enveloped["auth_encrypted_content_info"]
     algorithm = content_info["content_encryption_algorithm"]
     name = algorithm["algorithm"].native
@@ -123,52 +254,102 @@ def _check_structure(enveloped: cms.AuthEnvelopedData) -> tuple[str, bytes, byte
     ciphertext = content_info["encrypted_content"].native
     if ciphertext is None:
         raise MalformedInputError("the envelope has no encrypted content")
-    content_type = content_info["content_type"].native
-    if content_type not in ("data", "signed_data"):
-        raise UnsupportedAlgorithmError(f"unsupported enveloped content type {content_type}")
-    return content_type, nonce, ciphertext, tag
+    return content_info["content_type"].native, name, nonce, ciphertext + tag
 
 
-def decrypt_envelope(envelope: bytes, identity: Identity) -> tuple[str, bytes]:
-    """Decrypt an AuthEnvelopedData for ``identity``; return (content type, plaintext)."""
+def _check_enveloped(enveloped: cms.EnvelopedData) -> tuple[str, str, bytes, bytes]:
+    """EnvelopedData (no MAC): check the structure; return (type, alg, iv, ciphertext)."""
+    if enveloped["version"].native != enveloped_data_version(enveloped["recipient_infos"]):
+        raise MalformedInputError("EnvelopedData version does not fit its recipient records")
+    if enveloped["originator_info"].native is not None:
+        raise UnsupportedAlgorithmError("originatorInfo in an envelope is not supported")
+    if enveloped["unprotected_attrs"].native is not None:
+        raise UnsupportedAlgorithmError("unprotected attributes are not supported")
+    content_info = enveloped["encrypted_content_info"]
+    algorithm = content_info["content_encryption_algorithm"]
+    name = algorithm["algorithm"].native
+    if name not in _CBC_KEY_BYTES:
+        raise UnsupportedAlgorithmError(f"unsupported content encryption {name}")
+    iv = algorithm["parameters"].native
+    if not isinstance(iv, bytes) or len(iv) != CBC_IV_BYTES:
+        raise MalformedInputError("AES-CBC needs a 16-byte IV")
+    ciphertext = content_info["encrypted_content"].native
+    if ciphertext is None or len(ciphertext) % 16 or not ciphertext:
+        raise MalformedInputError("the encrypted content is missing or not whole AES blocks")
+    return content_info["content_type"].native, name, iv, ciphertext
+
+
+def find_cek(infos: cms.RecipientInfos, identity: Identity, key_bytes: int) -> tuple[bytes, int]:
+    """Let the identity unwrap its record: (CEK, index of the record that opened)."""
+    count = len(infos)
+    if not 1 <= count <= MAX_RECIPIENTS:
+        raise MalformedInputError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients")
+    trial = identity.certificate is None
+    for index, recipient_info in enumerate(infos):
+        try:
+            cek = identity.unwrap(recipient_info)
+        except DecryptionError:
+            if not trial:
+                raise
+            continue  # trial decryption: a record that fails is someone else's
+        if cek is not None:
+            if len(cek) != key_bytes:
+                raise DecryptionError()
+            return cek, index
+    if trial:
+        raise DecryptionError()
+    raise NoMatchingRecipientError("the envelope is not addressed to this key's certificate")
+
+
+def decrypt_content(name: str, cek: bytes, nonce: bytes, ciphertext: bytes) -> bytes:
+    """Decrypt the content; every failure is the one uniform DecryptionError."""
+    try:
+        if name in _GCM_KEY_BYTES:
+            return AESGCM(cek).decrypt(nonce, ciphertext, None)
+        decryptor = Cipher(algorithms.AES(cek), modes.CBC(nonce)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+    except (InvalidTag, ValueError):
+        raise DecryptionError() from None
+
+
+def decrypt(envelope: bytes, identity: Identity) -> Decrypted:
+    """Decrypt an AuthEnvelopedData or EnvelopedData for ``identity``."""
     info = load_content_info(envelope)
     try:
-        if info["content_type"].native != "authenticated_enveloped_data":
-            raise MalformedInputError(
-                f"expected CMS AuthEnvelopedData, found {info['content_type'].native}"
-            )
+        kind = info["content_type"].native
         enveloped = info["content"]
-        content_type, nonce, ciphertext, tag = _check_structure(enveloped)
-        key_bytes = _GCM_KEY_BYTES[
-            enveloped["auth_encrypted_content_info"]["content_encryption_algorithm"][
-                "algorithm"
-            ].native
-        ]
-        cek: bytes | None = None
-        for recipient_info in enveloped["recipient_infos"]:
-            try:
-                cek = identity.unwrap(recipient_info)
-            except DecryptionError:
-                if identity.certificate is not None:
-                    raise
-                continue  # trial decryption: a record that fails is someone else's
-            if cek is not None:
-                break
+        if kind == "authenticated_enveloped_data":
+            content_type, name, nonce, ciphertext = _check_auth_enveloped(enveloped)
+        elif kind == "enveloped_data":
+            content_type, name, nonce, ciphertext = _check_enveloped(enveloped)
+        else:
+            raise MalformedInputError(
+                f"expected CMS AuthEnvelopedData or EnvelopedData, found {kind}"
+            )
+        if content_type not in ("data", "signed_data"):
+            raise UnsupportedAlgorithmError(f"unsupported enveloped content type {content_type}")
+        infos = enveloped["recipient_infos"]
+        key_bytes = {**_GCM_KEY_BYTES, **_CBC_KEY_BYTES}[name]
+        cek, index = find_cek(infos, identity, key_bytes)
     except EsignError:
         raise
     except PARSE_ERRORS as exc:
-        raise MalformedInputError(f"malformed CMS AuthEnvelopedData: {exc}") from exc
-    if cek is None and identity.certificate is None:
-        raise DecryptionError()
-    if cek is None:
-        raise NoMatchingRecipientError("the envelope is not addressed to this key's certificate")
-    if len(cek) != key_bytes:
-        raise DecryptionError()
-    try:
-        plaintext = AESGCM(cek).decrypt(nonce, ciphertext + tag, None)
-    except InvalidTag:
-        raise DecryptionError() from None
-    return content_type, plaintext
+        raise MalformedInputError(f"malformed CMS envelope: {exc}") from exc
+    plaintext = decrypt_content(name, cek, nonce, ciphertext)
+    return Decrypted(content_type, plaintext, infos, index)
+
+
+def decrypt_envelope(envelope: bytes, identity: Identity) -> tuple[str, bytes]:
+    """Decrypt an envelope for ``identity``; return (content type, plaintext)."""
+    decrypted = decrypt(envelope, identity)
+    return decrypted.content_type, decrypted.plaintext
+
+
+def as_identity(recipient: tuple[PrivateKey, x509.Certificate | None] | Identity) -> Identity:
+    """A ``(key, certificate)`` pair becomes a LocalIdentity; identities pass through."""
+    return LocalIdentity(*recipient) if isinstance(recipient, tuple) else recipient
 
 
 def open_envelope(
@@ -178,15 +359,17 @@ def open_envelope(
     trust: TrustContext,
     at: datetime.datetime | None = None,
 ) -> OpenedEnvelope:
-    """Decrypt with the recipient's key, then verify the signature inside.
+    """Decrypt with the recipient's key, then verify the signature and the binding inside.
 
-    Raises :class:`DecryptionError` (uniformly) if the envelope does not decrypt and
-    :class:`NoMatchingRecipientError` if it is not addressed to this recipient. The
-    signature verdict is in the returned report.
+    Raises :class:`DecryptionError` (uniformly) if the envelope does not decrypt,
+    :class:`NoMatchingRecipientError` if it is not addressed to this recipient and
+    :class:`RecipientsModifiedError` if its recipient records changed after signing.
+    The signature verdict, and ``not_an_intended_recipient`` for a forwarded envelope,
+    are in the returned report.
     """
-    identity = LocalIdentity(*recipient) if isinstance(recipient, tuple) else recipient
-    content_type, plaintext = decrypt_envelope(envelope, identity)
-    if content_type == "signed_data":
+    decrypted = decrypt(envelope, as_identity(recipient))
+    plaintext = decrypted.plaintext
+    if decrypted.content_type == "signed_data":
         # RFC 5652 nesting: the plaintext is a bare SignedData; give it its ContentInfo.
         try:
             signed_data = cms.SignedData.load(plaintext, strict=True)
@@ -195,17 +378,88 @@ def open_envelope(
             ).dump()
         except PARSE_ERRORS as exc:
             raise MalformedInputError(f"the enveloped SignedData is malformed: {exc}") from exc
-    report = (
-        verify(plaintext, None, trust=trust, at=at)
-        if _is_attached_signature(plaintext)
-        else _not_signed()
+    if not _is_attached_signature(plaintext):
+        return OpenedEnvelope(content=plaintext, report=_not_signed(), signature=plaintext)
+    report = verify(plaintext, None, trust=trust, at=at)
+    signer_info = cms.ContentInfo.load(plaintext)["content"]["signer_infos"][0]
+    names = check_binding(signer_info, decrypted.recipient_infos, decrypted.opened_by, report)
+    return OpenedEnvelope(
+        content=_attached_content(plaintext),
+        report=report,
+        signature=plaintext,
+        intended_recipients=names,
     )
-    content = (
-        _attached_content(plaintext)
-        if report.signer is not None or _is_attached_signature(plaintext)
-        else plaintext
-    )
-    return OpenedEnvelope(content=content, report=report, signature=plaintext)
+
+
+def read_binding(signer_info: cms.SignerInfo) -> RecipientBinding | None:
+    """The signer's recipient binding, if the signed attributes carry exactly one."""
+    attrs = signer_info["signed_attrs"]
+    if attrs.native is None:
+        return None
+    found = [a for a in attrs if a["type"].native == "esign_recipient_binding"]
+    if not found:
+        return None
+    if len(found) != 1 or len(found[0]["values"]) != 1:
+        raise MalformedInputError("more than one recipient binding in the signed attributes")
+    binding: RecipientBinding = found[0]["values"][0]
+    binding.native  # noqa: B018 - parse it all now, so faults surface here
+    return binding
+
+
+def describe(entry: IntendedRecipient) -> str:
+    """A human name for a binding entry (for reports)."""
+    if entry.name == "issuer_and_serial_number":
+        issuer = entry.chosen["issuer"].human_friendly
+        return f"certificate serial {entry.chosen['serial_number'].native:x} from {issuer}"
+    if entry.name == "subject_key_identifier":
+        return f"key id {entry.chosen.native.hex()}"
+    return f"password record {entry.chosen.native.hex()[:16]}"
+
+
+def check_binding(
+    signer_info: cms.SignerInfo,
+    infos: cms.RecipientInfos,
+    opened_by: int,
+    report: VerificationReport,
+    infos_der: bytes | None = None,
+) -> list[str]:
+    """Check the signer's recipient binding against the envelope; return the intended names.
+
+    Only a signature whose value verified can vouch for the binding; without one, the
+    report already says why it is not valid.
+    """
+    try:
+        binding = read_binding(signer_info)
+    except PARSE_ERRORS as exc:
+        raise MalformedInputError(f"the recipient binding is malformed: {exc}") from exc
+    if binding is None:
+        report.warn(
+            "no_recipient_binding",
+            "the signer did not name the intended recipients: forwarding cannot be detected",
+        )
+        return []
+    names = [describe(entry) for entry in binding["recipients"]]
+    if not report.signature_intact:
+        return names
+    if binding["version"].native != BINDING_VERSION:
+        raise UnsupportedAlgorithmError("unknown recipient binding version")
+    if binding["digest_algorithm"]["algorithm"].native != "sha256":
+        raise UnsupportedAlgorithmError("the recipient binding must use SHA-256")
+    listed = {entry.dump() for entry in binding["recipients"]}
+    mine = [entry.dump() for entry in intended_entries(infos[opened_by])]
+    if not any(entry in listed for entry in mine):
+        report.error(
+            "not_an_intended_recipient",
+            "the signer sealed this document for someone else "
+            f"({'; '.join(names)}): it was re-encrypted and forwarded",
+        )
+        report.finish()
+    elif (
+        hashlib.sha256(infos.dump() if infos_der is None else infos_der).digest()
+        != binding["recipient_infos_digest"].native
+    ):
+        raise RecipientsModifiedError()
+    return names
 
 
 def _is_attached_signature(data: bytes) -> bool:
