@@ -73,6 +73,21 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+#: Attribute keywords beyond RFC 4514's (any case), as openssl and ETSI documents write them.
+NAME_KEYWORDS: dict[str, x509.ObjectIdentifier] = {
+    **q.RU_NAME_KEYWORDS,
+    "SN": NameOID.SURNAME,
+    "surname": NameOID.SURNAME,
+    "GN": NameOID.GIVEN_NAME,
+    "givenName": NameOID.GIVEN_NAME,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "pseudonym": NameOID.PSEUDONYM,
+    "title": NameOID.TITLE,
+    "emailAddress": NameOID.EMAIL_ADDRESS,
+    "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
+}
+
+
 def parse_name(subject: str | x509.Name) -> x509.Name:
     """Accept an RFC 4514 string such as ``"CN=Ivanov,O=Tax Service"`` or a Name.
 
@@ -82,14 +97,9 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
     if isinstance(subject, x509.Name):
         return subject
     overrides = {
-        **q.RU_NAME_KEYWORDS,
-        "SN": NameOID.SURNAME,
-        "GN": NameOID.GIVEN_NAME,
-        "GIVENNAME": NameOID.GIVEN_NAME,
-        "SERIALNUMBER": NameOID.SERIAL_NUMBER,
-        "PSEUDONYM": NameOID.PSEUDONYM,
-        "T": NameOID.TITLE,
-        "EMAIL": NameOID.EMAIL_ADDRESS,
+        variant: oid
+        for keyword, oid in NAME_KEYWORDS.items()
+        for variant in (keyword, keyword.upper(), keyword.lower())
     }
     try:
         name = x509.Name.from_rfc4514_string(subject, attr_name_overrides=overrides)

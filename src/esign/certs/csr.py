@@ -12,12 +12,19 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
-from esign.errors import InvalidCsrError, UnsupportedAlgorithmError
+from esign.errors import InvalidCsrError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import PrivateKey, PublicKey
 
 MAX_CSR = 1 << 20
+_KEY_TYPES = (
+    ec.EllipticCurvePublicKey,
+    rsa.RSAPublicKey,
+    ed25519.Ed25519PublicKey,
+    x25519.X25519PublicKey,
+)
 
 
 @dataclass(frozen=True)
@@ -54,15 +61,7 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> CertificationReque
         raise InvalidCsrError(
             "the request's signature does not verify: no proof that the requester holds the key"
         )
-    if not isinstance(
-        public_key,
-        (
-            ec.EllipticCurvePublicKey,
-            rsa.RSAPublicKey,
-            ed25519.Ed25519PublicKey,
-            x25519.X25519PublicKey,
-        ),
-    ):
+    if not isinstance(public_key, _KEY_TYPES):
         raise UnsupportedAlgorithmError(f"unsupported key type {type(public_key).__name__}")
     emails: list[str] = []
     uris: list[str] = []
@@ -75,6 +74,20 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> CertificationReque
     except ValueError as exc:
         raise InvalidCsrError(f"the request's extensions are malformed: {exc}") from exc
     return CertificationRequest(public_key, csr.subject, emails, uris, csr)
+
+
+def parse_public_key(data: bytes) -> PublicKey:
+    """A PEM or DER SubjectPublicKeyInfo (what ``openssl pkey -pubout`` writes)."""
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_public_key(data)
+        else:
+            key = serialization.load_der_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise MalformedInputError(f"not a readable public key (PEM or DER): {exc}") from exc
+    if not isinstance(key, _KEY_TYPES):
+        raise UnsupportedAlgorithmError(f"unsupported key type {type(key).__name__}")
+    return key
 
 
 def create_csr(
