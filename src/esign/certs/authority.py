@@ -135,7 +135,8 @@ class CertificateAuthority:
     ``issue`` / ``issue_from_csr`` certificates by profile; ``revoke``, ``reissue``
     (the forgotten-password flow), ``crl``, ``delta_crl`` and ``ocsp_response`` publish
     revocation. ``crl_url`` / ``ocsp_url`` / ``ca_issuers_url`` go into every issued
-    certificate (CRL distribution points, authority information access).
+    certificate (CRL distribution points, authority information access); ``delta_crl_url``
+    goes into certificates and complete CRLs as the Freshest CRL pointer (RFC 5280 §5.2.6).
     """
 
     def __init__(
@@ -396,6 +397,17 @@ class CertificateAuthority:
                     [
                         x509.DistributionPoint(
                             [x509.UniformResourceIdentifier(self.crl_url)], None, None, None
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        if self.delta_crl_url:
+            builder = builder.add_extension(
+                x509.FreshestCRL(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier(self.delta_crl_url)], None, None, None
                         )
                     ]
                 ),
