@@ -235,7 +235,8 @@ def test_esign_reads_openssl_ca_certificates_and_crls(openssl: str, tmp_path: Pa
          "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
         ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
          "-keyout", d / "u.key", "-out", d / "u.csr", "-subj", "/CN=OpenSSL User/O=Org"],
-        ["ca", "-batch", "-config", cnf, "-extensions", "usr", "-in", d / "u.csr", "-out", d / "u.pem"],
+        ["ca", "-batch", "-config", cnf, "-extensions", "usr", "-in", d / "u.csr",
+         "-out", d / "u.pem"],
         ["ca", "-batch", "-config", cnf, "-revoke", d / "u.pem", "-crl_reason", "keyCompromise"],
         ["ca", "-batch", "-config", cnf, "-gencrl", "-crlexts", "crl_ext", "-out", d / "crl.pem"],
     ]  # fmt: skip
@@ -309,7 +310,6 @@ def test_openssl_ocsp_reads_esign_responses(
 def test_ocsp_unknown_for_certificates_it_never_issued(
     chain: Chain, openssl: str, tmp_path: Path
 ) -> None:
-    files = chain.write(tmp_path)
     stranger = chain.issuing.issue(chain.key.public_key(), subject="CN=placeholder")
     # a certificate with the issuing CA's name and key hash but a serial it never recorded
     builder = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
