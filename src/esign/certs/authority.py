@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,12 @@ NAME_KEYWORDS: dict[str, x509.ObjectIdentifier] = {
     "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
 }
 
+_OVERRIDES = {
+    variant: oid
+    for keyword, oid in NAME_KEYWORDS.items()
+    for variant in (keyword, keyword.upper(), keyword.lower())
+}
+
 
 def parse_name(subject: str | x509.Name) -> x509.Name:
     """Accept an RFC 4514 string such as ``"CN=Ivanov,O=Tax Service"`` or a Name.
@@ -96,13 +103,8 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
     """
     if isinstance(subject, x509.Name):
         return subject
-    overrides = {
-        variant: oid
-        for keyword, oid in NAME_KEYWORDS.items()
-        for variant in (keyword, keyword.upper(), keyword.lower())
-    }
     try:
-        name = x509.Name.from_rfc4514_string(subject, attr_name_overrides=overrides)
+        name = x509.Name.from_rfc4514_string(subject, attr_name_overrides=_OVERRIDES)
     except ValueError as exc:
         raise MalformedInputError(f"not a distinguished name: {subject!r} ({exc})") from exc
     if len(name) == 0:
@@ -121,11 +123,34 @@ def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
     raise CertificateProfileError(f"a {type(key).__name__} cannot sign certificates")
 
 
+def _extension(
+    value: x509.ExtensionType, critical: bool = False
+) -> x509.Extension[x509.ExtensionType]:
+    return x509.Extension(value.oid, critical, value)
+
+
+def _point(url: str) -> x509.DistributionPoint:
+    return x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)
+
+
 def _ski(certificate: x509.Certificate) -> x509.SubjectKeyIdentifier:
     try:
         return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
         return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One certificate to issue in :meth:`CertificateAuthority.issue_batch`."""
+
+    public_key: PublicKey
+    subject: str | x509.Name
+    profile: str = "signing"
+    days: int = 365
+    emails: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
+    subject_sign_tool: str | None = None
 
 
 class CertificateAuthority:
@@ -170,6 +195,13 @@ class CertificateAuthority:
         self._aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
             _ski(certificate)
         )
+        self._constraints = certificate.extensions.get_extension_for_class(
+            x509.BasicConstraints
+        ).value
+        self._ca_extensions = self._publication_extensions()
+        self._extension_cache: dict[
+            tuple[str, str | None], list[x509.Extension[x509.ExtensionType]]
+        ] = {}
 
     # -- creating CAs ----------------------------------------------------------------------
 
@@ -290,6 +322,57 @@ class CertificateAuthority:
             subject_sign_tool=subject_sign_tool,
         )
 
+    def issue_batch(self, requests: Sequence[IssueRequest]) -> list[x509.Certificate]:
+        """Issue many certificates and record them in one registry transaction.
+
+        All or nothing: either every certificate is recorded and returned (in order), or
+        an error is raised and none is. Under load this is how a portal keeps up: one
+        durable commit for a batch instead of one per certificate.
+        """
+        prepared = [
+            (
+                self._builder(
+                    r.public_key,
+                    parse_name(r.subject),
+                    get_profile(r.profile),
+                    r.days,
+                    emails=list(r.emails),
+                    uris=list(r.uris),
+                    path_length=None,
+                    subject_sign_tool=r.subject_sign_tool,
+                ),
+                r.profile,
+            )
+            for r in requests
+        ]
+        certificates = [self._sign(builder) for builder, _ in prepared]
+        for _ in range(SERIAL_ATTEMPTS):
+            seen: set[int] = set()
+            for i, certificate in enumerate(certificates):  # a repeat inside the batch
+                if certificate.serial_number in seen:
+                    certificates[i] = self._sign(prepared[i][0])
+                seen.add(certificates[i].serial_number)
+            records = [
+                IssuedRecord.of(c, profile)
+                for c, (_, profile) in zip(certificates, prepared, strict=True)
+            ]
+            try:
+                self.registry.add_many(records)
+            except SerialInUseError as exc:
+                certificates = [
+                    self._sign(builder) if c.serial_number in exc.serials else c
+                    for c, (builder, _) in zip(certificates, prepared, strict=True)
+                ]
+                continue
+            return certificates
+        raise EsignError("could not draw unused serial numbers; the serial source is broken")
+
+    def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        serial = self.serial_numbers()
+        if not 0 < serial < 1 << 159:
+            raise CertificateProfileError("a serial number is positive and at most 20 octets")
+        return builder.serial_number(serial).sign(self.key, self._hash)  # type: ignore[arg-type]
+
     def _issue(
         self,
         public_key: PublicKey,
@@ -314,10 +397,7 @@ class CertificateAuthority:
             subject_sign_tool=subject_sign_tool,
         )
         for _ in range(SERIAL_ATTEMPTS):
-            serial = self.serial_numbers()
-            if not 0 < serial < 1 << 159:
-                raise CertificateProfileError("a serial number is positive and at most 20 octets")
-            certificate = builder.serial_number(serial).sign(self.key, self._hash)  # type: ignore[arg-type]
+            certificate = self._sign(builder)
             try:
                 self.registry.add(IssuedRecord.of(certificate, profile.name), revoke=replaces)
             except SerialInUseError:
@@ -341,39 +421,60 @@ class CertificateAuthority:
             raise CertificateProfileError("validity must be at least one day")
         key_usage = profile.key_usage(public_key)
         subject = profile.check_subject(subject)
-        extensions = profile.extensions(self.qualified, subject_sign_tool=subject_sign_tool)
+        profile_extensions = self._profile_extensions(profile, subject_sign_tool)
         now = self.clock()
         ca_end = self.certificate.not_valid_after_utc
         if now >= ca_end:
             raise CertificateProfileError("the CA certificate has expired; it cannot issue")
-        ca_constraints = self.certificate.extensions.get_extension_for_class(
-            x509.BasicConstraints
-        ).value
-        if profile.is_ca and ca_constraints.path_length == 0:
-            raise CertificateProfileError("this CA's path length is 0: it cannot issue CAs")
-        if profile.is_ca and path_length is not None and ca_constraints.path_length is not None:
-            path_length = min(path_length, ca_constraints.path_length - 1)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.certificate.subject)
-            .public_key(public_key)
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(min(now + datetime.timedelta(days=days), ca_end))
-            .add_extension(
-                x509.BasicConstraints(
-                    ca=profile.is_ca, path_length=path_length if profile.is_ca else None
-                ),
-                critical=True,
-            )
-            .add_extension(key_usage, critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(self._aki, critical=False)
+        if profile.is_ca:
+            ca_length = self._constraints.path_length
+            if ca_length == 0:
+                raise CertificateProfileError("this CA's path length is 0: it cannot issue CAs")
+            if path_length is not None and ca_length is not None:
+                path_length = min(path_length, ca_length - 1)
+        constraints = x509.BasicConstraints(
+            ca=profile.is_ca, path_length=path_length if profile.is_ca else None
         )
+        extensions = [
+            x509.Extension(constraints.oid, True, constraints),
+            x509.Extension(key_usage.oid, True, key_usage),
+            _extension(x509.SubjectKeyIdentifier.from_public_key(public_key)),
+            *self._ca_extensions,
+        ]
         names: list[x509.GeneralName] = [x509.RFC822Name(e) for e in emails]
         names += [x509.UniformResourceIdentifier(u) for u in uris]
         if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+            extensions.insert(3, _extension(x509.SubjectAlternativeName(names)))
+        extensions += profile_extensions
+        # The constructor takes the whole list at once (add_extension copies it each time).
+        return x509.CertificateBuilder(
+            issuer_name=self.certificate.subject,
+            subject_name=subject,
+            public_key=public_key,
+            not_valid_before=now - BACKDATE,
+            not_valid_after=min(now + datetime.timedelta(days=days), ca_end),
+            extensions=extensions,
+        )
+
+    def _profile_extensions(
+        self, profile: Profile, subject_sign_tool: str | None
+    ) -> list[x509.Extension[x509.ExtensionType]]:
+        """A profile's extensions for this CA, built once per (profile, sign tool)."""
+        key = (profile.name, subject_sign_tool)
+        cached = self._extension_cache.get(key)
+        if cached is None:
+            cached = [
+                _extension(value, critical)
+                for value, critical in profile.extensions(
+                    self.qualified, subject_sign_tool=subject_sign_tool
+                )
+            ]
+            self._extension_cache[key] = cached
+        return cached
+
+    def _publication_extensions(self) -> list[x509.Extension[x509.ExtensionType]]:
+        """AKI, AIA, CRL distribution points, Freshest CRL: the same in every certificate."""
+        out = [_extension(self._aki)]
         access = []
         if self.ocsp_url:
             access.append(
@@ -390,32 +491,12 @@ class CertificateAuthority:
                 )
             )
         if access:
-            builder = builder.add_extension(x509.AuthorityInformationAccess(access), critical=False)
+            out.append(_extension(x509.AuthorityInformationAccess(access)))
         if self.crl_url:
-            builder = builder.add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            [x509.UniformResourceIdentifier(self.crl_url)], None, None, None
-                        )
-                    ]
-                ),
-                critical=False,
-            )
+            out.append(_extension(x509.CRLDistributionPoints([_point(self.crl_url)])))
         if self.delta_crl_url:
-            builder = builder.add_extension(
-                x509.FreshestCRL(
-                    [
-                        x509.DistributionPoint(
-                            [x509.UniformResourceIdentifier(self.delta_crl_url)], None, None, None
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-        for extension, critical in extensions:
-            builder = builder.add_extension(extension, critical=critical)
-        return builder
+            out.append(_extension(x509.FreshestCRL([_point(self.delta_crl_url)])))
+        return out
 
     # -- revocation --------------------------------------------------------------------------
 

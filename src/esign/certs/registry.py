@@ -23,7 +23,7 @@ import os
 import random
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
@@ -63,9 +63,13 @@ def parse_reason(reason: str | x509.ReasonFlags) -> x509.ReasonFlags:
 
 
 class SerialInUseError(RegistryError):
-    """A serial number is already recorded (the CA draws another)."""
+    """Serial numbers already recorded (the CA draws others); ``serials`` names them."""
 
     code = "serial_in_use"
+
+    def __init__(self, message: str, serials: frozenset[int] = frozenset()) -> None:
+        super().__init__(message)
+        self.serials = serials
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,12 @@ class Registry(Protocol):
         Raises :class:`SerialInUseError` if the serial is taken, leaving nothing changed.
         """
 
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        """Record several certificates in one transaction: all of them, or none.
+
+        Raises :class:`SerialInUseError` naming every serial already taken.
+        """
+
     def get(self, serial: int) -> IssuedRecord | None: ...
 
     def revoke(self, revocation: Revocation) -> IssuedRecord:
@@ -171,6 +181,14 @@ class MemoryRegistry:
             if revoke is not None:
                 self._records[revoke.serial] = self._revoked(revoke)
             self._records[record.serial] = record
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        with self._lock:
+            taken = frozenset(r.serial for r in records if r.serial in self._records)
+            if taken:
+                raise SerialInUseError("serial numbers already recorded", taken)
+            for record in records:
+                self._records[record.serial] = record
 
     def get(self, serial: int) -> IssuedRecord | None:
         with self._lock:
@@ -327,7 +345,7 @@ class SqliteRegistry:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
-                raise SerialInUseError("serial number already recorded") from exc
+                raise SerialInUseError("a serial number is already recorded") from exc
             if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc, what) from exc
             raise
@@ -368,6 +386,38 @@ class SqliteRegistry:
                     _ts(record.not_after),
                     record.der,
                 ),
+            )
+
+        self._write("issue", body)
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        rows = [
+            (
+                f"{r.serial:x}",
+                r.subject,
+                r.profile,
+                _ts(r.not_before),
+                _ts(r.not_after),
+                r.der,
+            )
+            for r in records
+        ]
+
+        def body(conn: sqlite3.Connection) -> None:
+            taken: set[int] = set()
+            for start in range(0, len(rows), 500):
+                chunk = [row[0] for row in rows[start : start + 500]]
+                marks = ",".join("?" * len(chunk))
+                found = conn.execute(
+                    f"SELECT serial FROM certificates WHERE serial IN ({marks})", chunk
+                ).fetchall()
+                taken.update(int(s, 16) for (s,) in found)
+            if taken:
+                raise SerialInUseError("serial numbers already recorded", frozenset(taken))
+            conn.executemany(
+                "INSERT INTO certificates (serial, subject, profile, not_before, not_after, der)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
             )
 
         self._write("issue", body)
