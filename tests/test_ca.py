@@ -15,6 +15,7 @@ from pyhanko.sign.ades import qualified_asn1
 
 from esign.certs import CertificateAuthority, TrustContext
 from esign.certs import qualified as q
+from esign.certs.authority import IssueRequest
 from esign.certs.csr import create_csr, load_csr
 from esign.certs.profiles import IssuerSignTool, QualifiedSettings
 from esign.certs.registry import MemoryRegistry, SqliteRegistry
@@ -481,3 +482,30 @@ def test_ca_folder_round_trip(tmp_path: Path) -> None:
         CertificateAuthority.init_folder(tmp_path / "ca", "CN=Again", password="pw")
     with pytest.raises(EsignError, match="not a CA folder"):
         CertificateAuthority.open_folder(tmp_path, password="pw")
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_batch_issuance_is_all_or_nothing(backend: str, tmp_path: Path) -> None:
+    registry = MemoryRegistry() if backend == "memory" else SqliteRegistry(tmp_path / "r.db")
+    draws = iter([11, 11, 12, 13, 14, 15, 16, 17])  # a repeat inside the batch, then fresh
+    ca = CertificateAuthority.create_root(
+        "CN=Batch CA", registry=registry, serial_numbers=lambda: next(draws)
+    )
+    key = generate_key("ec-p256").public_key()
+    certs = ca.issue_batch([IssueRequest(key, f"CN=b{i}") for i in range(3)])
+    assert [c.subject.rfc4514_string() for c in certs] == ["CN=b0", "CN=b1", "CN=b2"]
+    assert [c.serial_number for c in certs] == [11, 13, 12]  # b1 redrew its repeated 11
+    assert registry.count() == 3
+    # a serial already in the registry is redrawn for that certificate only
+    draws = iter([13, 20, 21])
+    certs = ca.issue_batch([IssueRequest(key, "CN=c0"), IssueRequest(key, "CN=c1")])
+    assert sorted(c.serial_number for c in certs) == [20, 21]
+    # one bad request refuses the whole batch before anything is recorded
+    with pytest.raises(CertificateProfileError):
+        ca.issue_batch(
+            [
+                IssueRequest(key, "CN=fine"),
+                IssueRequest(generate_key("x25519").public_key(), "CN=bad", profile="signing"),
+            ]
+        )
+    assert registry.count() == 5
