@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -162,8 +162,20 @@ def read_crl(
     """Parse a CRL (anyone's: openssl ca, another CA) and check it is ``issuer``'s and current.
 
     Refuses a CRL whose issuer name or signature does not match ``issuer``, whose issuer
-    may not sign CRLs (keyUsage without cRLSign), or that is stale at ``at``.
+    may not sign CRLs (keyUsage without cRLSign), or that is stale at ``at``. Every
+    failure, including a malformed field found late, is a :class:`RevocationError`.
     """
+    try:
+        return _read_crl(data, issuer, at)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise RevocationError(f"the CRL is malformed: {exc}") from exc
+
+
+def _read_crl(
+    data: bytes | x509.CertificateRevocationList,
+    issuer: x509.Certificate,
+    at: datetime.datetime | None,
+) -> CrlInfo:
     crl = data if isinstance(data, x509.CertificateRevocationList) else load_crl(data)
     if crl.issuer != issuer.subject:
         raise RevocationError(
@@ -325,8 +337,21 @@ def read_ocsp_response(
     The signer must be ``issuer`` itself or a certificate in the response issued by
     ``issuer`` with the OCSPSigning EKU; the single response must name ``issuer`` (by
     hash) and, if given, ``serial``; at ``at`` it must be current. A given ``nonce``
-    must be echoed.
+    must be echoed. Every failure is a :class:`RevocationError`.
     """
+    try:
+        return _read_ocsp_response(data, issuer, serial, at, nonce)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise RevocationError(f"the OCSP response is malformed: {exc}") from exc
+
+
+def _read_ocsp_response(
+    data: bytes,
+    issuer: x509.Certificate,
+    serial: int | None,
+    at: datetime.datetime | None,
+    nonce: bytes | None,
+) -> StatusInfo:
     if len(data) > MAX_REVOCATION_INPUT:
         raise RevocationError("OCSP response too large")
     try:
