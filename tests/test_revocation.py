@@ -407,3 +407,38 @@ def test_read_ocsp_refuses_an_unauthorised_signer(
             issuer=chain.issuing.certificate,
             at=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
         )
+
+
+def test_openssl_ocsp_client_against_esign_http_responder(
+    chain: Chain, openssl: str, tmp_path: Path
+) -> None:
+    from esign.certs.ocsp_server import OcspServer
+
+    files = chain.write(tmp_path)
+    with OcspServer(chain.issuing) as server:
+        for leaf, expected in (("good", "good"), ("revoked", "revoked")):
+            # openssl builds the request with a nonce, POSTs it, checks nonce and signature
+            result = run(
+                openssl, "ocsp", "-url", server.url, "-issuer", files["issuing"],
+                "-cert", files[leaf], "-CAfile", files["root"], "-verify_other", files["issuing"],
+                "-timeout", "20",
+            )  # fmt: skip
+            out = (result.stdout + result.stderr).decode()
+            assert result.returncode == 0, out
+            assert "Response verify OK" in out and f"{files[leaf]}: {expected}" in out
+        # GET with the base64 request in the path (RFC 6960 A.1)
+        import base64
+        import urllib.request
+
+        request = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(chain.revoked, chain.issuing.certificate, hashes.SHA1())
+            .build()
+            .public_bytes(Encoding.DER)
+        )
+        path = urllib.parse.quote(base64.b64encode(request).decode(), safe="")
+        with urllib.request.urlopen(server.url + path, timeout=20) as reply:
+            assert reply.headers["Content-Type"] == "application/ocsp-response"
+            body = reply.read()
+    status = read_ocsp_response(body, issuer=chain.issuing.certificate)
+    assert status.status == CertStatus.REVOKED
