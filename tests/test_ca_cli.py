@@ -241,3 +241,30 @@ def test_cert_group_accepts_subcommands_from_other_modules(
     monkeypatch.setattr(ca_cmds, "CERT_SUBCOMMAND_HOOKS", [add_hello])
     code, out, _ = esign(capsys, "cert", "hello")
     assert code == 0 and "hello from a hook" in out
+
+
+def test_serve_ocsp_answers_openssl(ca_dir: Path, tmp_path: Path, openssl: str) -> None:
+    cert = tmp_path / "c.pem"
+    assert main(
+        ["cert", "issue", "--ca", str(ca_dir), "--public-key", str(public_key_file(tmp_path)),
+         "--subject", "CN=Served", "--profile", "signing", "--out", str(cert)]
+    ) == 0  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "esign", "ca", "serve-ocsp", "--ca", str(ca_dir), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"ESIGN_PASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "OCSP responder for CN=CLI Root CA" in line, server.stderr
+        url = line.rsplit(" ", 1)[-1].strip()
+        result = run(
+            openssl, "ocsp", "-url", url, "-issuer", ca_dir / "ca.pem", "-cert", cert,
+            "-CAfile", ca_dir / "ca.pem", "-timeout", "20",
+        )  # fmt: skip
+        assert f"{cert}: good".encode() in result.stdout, result
+        assert b"Response verify OK" in result.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -115,6 +115,13 @@ def _register_ocsp(sub: SubParsers) -> None:
     add_password_options(p)
     p.set_defaults(func=cmd_ocsp)
 
+    s = sub.add_parser("serve-ocsp", help="an OCSP responder over HTTP until interrupted")
+    s.add_argument("--ca", required=True, metavar="DIR", help="the CA folder")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    add_password_options(s)
+    s.set_defaults(func=cmd_serve_ocsp)
+
 
 def _add_subject_key(p: argparse.ArgumentParser) -> None:
     source = p.add_mutually_exclusive_group(required=True)
@@ -331,4 +338,18 @@ def cmd_ocsp(args: argparse.Namespace) -> int:
     ca = _open_ca(args.ca, args)
     write_file(args.out, ca.ocsp_response(request))
     print(f"wrote OCSP response -> {args.out}")
+    return EXIT_VALID
+
+
+def cmd_serve_ocsp(args: argparse.Namespace) -> int:
+    import sys
+    import threading
+
+    from esign.certs.ocsp_server import OcspServer
+
+    ca = _open_ca(args.ca, args)
+    with OcspServer(ca, host=args.host, port=args.port) as server:
+        print(f"OCSP responder for {ca.certificate.subject.rfc4514_string()} at {server.url}")
+        sys.stdout.flush()
+        threading.Event().wait()  # until Ctrl-C (KeyboardInterrupt: exit 130)
     return EXIT_VALID
