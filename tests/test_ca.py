@@ -25,6 +25,7 @@ from esign.errors import (
     CertificateProfileError,
     EsignError,
     InvalidCsrError,
+    MalformedInputError,
     RegistryBusyError,
     RegistryError,
     RegistryUnavailableError,
@@ -509,3 +510,23 @@ def test_batch_issuance_is_all_or_nothing(backend: str, tmp_path: Path) -> None:
             ]
         )
     assert registry.count() == 5
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_summary_reads_every_pkits_certificate() -> None:
+    """cert show on 400 published odd certificates: a summary or a named error, nothing else."""
+    import cryptography_vectors
+
+    folder = Path(cryptography_vectors.__file__).parent / "x509" / "PKITS_data" / "certs"
+    files = sorted(folder.glob("*.crt"))
+    assert len(files) > 400
+    summarised = 0
+    for path in files:
+        try:
+            cert = x509.load_der_x509_certificate(path.read_bytes())
+            summary = describe(cert)
+        except (ValueError, MalformedInputError):
+            continue  # e.g. DSA keys with inherited parameters: cryptography cannot load them
+        assert summary["serial"] == f"{cert.serial_number:x}"
+        summarised += 1
+    assert summarised > 380

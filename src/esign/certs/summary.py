@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.ades import qualified_asn1
 
 from esign.certs import qualified as q
-from esign.errors import UnsupportedAlgorithmError
+from esign.errors import MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import algorithm_name
 
 _USAGE_NAMES = (
@@ -122,6 +122,13 @@ def guess_profile(certificate: x509.Certificate) -> str:
 
 def describe(certificate: x509.Certificate) -> dict[str, Any]:
     """Everything ``esign cert show`` prints, as a JSON-ready dict."""
+    try:
+        return _describe(certificate)
+    except (ValueError, TypeError) as exc:  # cryptography parses extensions lazily
+        raise MalformedInputError(f"the certificate has malformed fields: {exc}") from exc
+
+
+def _describe(certificate: x509.Certificate) -> dict[str, Any]:
     usage = _ext(certificate, x509.KeyUsage)
     ekus = _ext(certificate, x509.ExtendedKeyUsage)
     constraints = _ext(certificate, x509.BasicConstraints)
@@ -173,7 +180,9 @@ def describe(certificate: x509.Certificate) -> dict[str, Any]:
             if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP
         ],
         "crl_distribution_points": [
-            n.value for p in cdp or [] for n in p.full_name or [] if hasattr(n, "value")
+            n.value.rfc4514_string() if isinstance(n.value, x509.Name) else str(n.value)
+            for p in cdp or []
+            for n in p.full_name or []
         ],
         "common_name": next(
             (str(a.value) for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)),
