@@ -16,6 +16,7 @@ from esign.certs import CertificateAuthority, TrustContext
 from esign.certs.revocation import CertStatus, read_crl, read_ocsp_response
 from esign.errors import CertificateProfileError, RevocationError
 from esign.keys import PrivateKey, generate_key
+from esign.policy import AlgorithmPolicy
 from tests.conftest import run
 
 pytestmark = pytest.mark.interop
@@ -239,6 +240,7 @@ def test_esign_reads_openssl_ca_certificates_and_crls(openssl: str, tmp_path: Pa
          "-out", d / "u.pem"],
         ["ca", "-batch", "-config", cnf, "-revoke", d / "u.pem", "-crl_reason", "keyCompromise"],
         ["ca", "-batch", "-config", cnf, "-gencrl", "-crlexts", "crl_ext", "-out", d / "crl.pem"],
+        ["ca", "-batch", "-config", cnf, "-gencrl", "-md", "sha1", "-out", d / "sha1.pem"],
     ]  # fmt: skip
     for step in steps:
         result = run(openssl, *step)
@@ -250,6 +252,11 @@ def test_esign_reads_openssl_ca_certificates_and_crls(openssl: str, tmp_path: Pa
     assert status.status == CertStatus.REVOKED
     assert status.reason == x509.ReasonFlags.key_compromise
     assert info.number == 1
+    # a SHA-1 signed CRL is refused by the default algorithm policy, read when legacy
+    with pytest.raises(RevocationError, match="sha1 is refused"):
+        read_crl((d / "sha1.pem").read_bytes(), ca_cert)
+    legacy = read_crl((d / "sha1.pem").read_bytes(), ca_cert, policy=AlgorithmPolicy(legacy=True))
+    assert legacy.status(user.serial_number).status == CertStatus.REVOKED
     trust = TrustContext([ca_cert], crls=[info.crl], revocation_required=True)
     assert trust.validate(user).failures[0].code == "revoked"
     from esign.certs.summary import describe
@@ -442,3 +449,33 @@ def test_openssl_ocsp_client_against_esign_http_responder(
             body = reply.read()
     status = read_ocsp_response(body, issuer=chain.issuing.certificate)
     assert status.status == CertStatus.REVOKED
+
+
+PKITS = Path(__import__("cryptography_vectors").__file__).parent / "x509" / "PKITS_data"
+
+
+def _pkits_cert(name: str) -> x509.Certificate:
+    return x509.load_der_x509_certificate((PKITS / "certs" / f"{name}.crt").read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("ca", "crl", "refusal"),
+    [
+        ("GoodCACert", "GoodCACRL", None),
+        ("deltaCRLCA1Cert", "deltaCRLCA1deltaCRL", None),
+        ("BadCRLSignatureCACert", "BadCRLSignatureCACRL", "signature does not verify"),
+        ("BadCRLIssuerNameCACert", "BadCRLIssuerNameCACRL", "issued by"),
+        ("keyUsageCriticalcRLSignFalseCACert", "keyUsageCriticalcRLSignFalseCACRL", "cRLSign"),
+    ],
+)
+def test_read_crl_on_nist_pkits(ca: str, crl: str, refusal: str | None) -> None:
+    """Published CRLs: the good ones read, the PKITS traps are refused for the right reason."""
+    data = (PKITS / "crls" / f"{crl}.crl").read_bytes()
+    if refusal is None:
+        info = read_crl(data, _pkits_cert(ca))
+        assert info.number is not None
+        if crl.endswith("deltaCRL"):
+            assert info.delta_base is not None
+        return
+    with pytest.raises(RevocationError, match=refusal):
+        read_crl(data, _pkits_cert(ca))

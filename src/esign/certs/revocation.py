@@ -25,6 +25,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from esign.certs.registry import IssuedRecord
 from esign.errors import RevocationError
 from esign.keys.algorithms import PrivateKey
+from esign.policy import AlgorithmPolicy
+
+DEFAULT_POLICY = AlgorithmPolicy()
 
 MAX_REVOCATION_INPUT = 64 << 20
 
@@ -158,15 +161,17 @@ def read_crl(
     issuer: x509.Certificate,
     *,
     at: datetime.datetime | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
 ) -> CrlInfo:
     """Parse a CRL (anyone's: openssl ca, another CA) and check it is ``issuer``'s and current.
 
     Refuses a CRL whose issuer name or signature does not match ``issuer``, whose issuer
-    may not sign CRLs (keyUsage without cRLSign), or that is stale at ``at``. Every
-    failure, including a malformed field found late, is a :class:`RevocationError`.
+    may not sign CRLs (keyUsage without cRLSign), that is stale at ``at``, or whose
+    signature algorithm the ``policy`` refuses (SHA-1 unless legacy). Every failure,
+    including a malformed field found late, is a :class:`RevocationError`.
     """
     try:
-        return _read_crl(data, issuer, at)
+        return _read_crl(data, issuer, at, policy)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise RevocationError(f"the CRL is malformed: {exc}") from exc
 
@@ -175,6 +180,7 @@ def _read_crl(
     data: bytes | x509.CertificateRevocationList,
     issuer: x509.Certificate,
     at: datetime.datetime | None,
+    policy: AlgorithmPolicy,
 ) -> CrlInfo:
     crl = data if isinstance(data, x509.CertificateRevocationList) else load_crl(data)
     if crl.issuer != issuer.subject:
@@ -188,10 +194,17 @@ def _read_crl(
             raise RevocationError("the CRL issuer's keyUsage does not allow cRLSign")
     except x509.ExtensionNotFound:
         pass
+    _check_policy("CRL", crl.signature_hash_algorithm, issuer.public_key(), policy)
     try:
         valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise RevocationError(f"the CRL signature cannot be checked: {exc}") from exc
+    if not valid and isinstance(crl.signature_hash_algorithm, hashes.SHA1):
+        # cryptography no longer checks SHA-1 X.509 signatures; the policy admitted it
+        # (legacy), so check it with the key directly.
+        valid = verify_signature(
+            issuer.public_key(), crl.signature, crl.tbs_certlist_bytes, hashes.SHA1()
+        )
     if not valid:
         raise RevocationError("the CRL signature does not verify under its issuer's key")
     try:
@@ -213,6 +226,16 @@ def _read_crl(
                 f"the CRL is stale: its next update was due {info.next_update.isoformat()}"
             )
     return info
+
+
+def _check_policy(
+    what: str, digest: hashes.HashAlgorithm | None, key: object, policy: AlgorithmPolicy
+) -> None:
+    """Refuse a signature the algorithm policy refuses (SHA-1, MD5, short RSA, DSA)."""
+    name = None if digest is None else digest.name.replace("-", "")
+    refusal = (policy.digest_refusal(name) if name else None) or policy.key_refusal(key)
+    if refusal:
+        raise RevocationError(f"the {what} is signed with a refused algorithm: {refusal}")
 
 
 # -- OCSP -------------------------------------------------------------------------------------
@@ -331,6 +354,7 @@ def read_ocsp_response(
     serial: int | None = None,
     at: datetime.datetime | None = None,
     nonce: bytes | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
 ) -> StatusInfo:
     """Parse an OCSP response (anyone's: ``openssl ocsp``, another CA) and check it.
 
@@ -340,7 +364,7 @@ def read_ocsp_response(
     must be echoed. Every failure is a :class:`RevocationError`.
     """
     try:
-        return _read_ocsp_response(data, issuer, serial, at, nonce)
+        return _read_ocsp_response(data, issuer, serial, at, nonce, policy)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise RevocationError(f"the OCSP response is malformed: {exc}") from exc
 
@@ -351,6 +375,7 @@ def _read_ocsp_response(
     serial: int | None,
     at: datetime.datetime | None,
     nonce: bytes | None,
+    policy: AlgorithmPolicy,
 ) -> StatusInfo:
     if len(data) > MAX_REVOCATION_INPUT:
         raise RevocationError("OCSP response too large")
@@ -368,6 +393,7 @@ def _read_ocsp_response(
         response.signature_hash_algorithm,
     ):
         raise RevocationError("the OCSP response signature does not verify")
+    _check_policy("OCSP response", response.signature_hash_algorithm, signer.public_key(), policy)
     name_hash, key_hash = _issuer_hashes(issuer, response.hash_algorithm)
     if response.issuer_name_hash != name_hash or response.issuer_key_hash != key_hash:
         raise RevocationError("the OCSP response is about a certificate of another issuer")
