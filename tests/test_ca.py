@@ -530,3 +530,26 @@ def test_summary_reads_every_pkits_certificate() -> None:
         assert summary["serial"] == f"{cert.serial_number:x}"
         summarised += 1
     assert summarised > 380
+
+
+def test_qualified_eseal_needs_a_legal_person() -> None:
+    seal_ca = CertificateAuthority.create_root(
+        "CN=Seal CA,C=DE",
+        qualified=QualifiedSettings(
+            pds=PDS, qc_type=q.QC_TYPE_ESEAL, eidas_policies=(q.QCP_L_QSCD,)
+        ),
+    )
+    key = generate_key("ec-p256").public_key()
+    with pytest.raises(CertificateProfileError, match="lacks: O, organizationIdentifier"):
+        seal_ca.issue(key, subject=EIDAS_SUBJECT, profile="qualified-eidas")
+    cert = seal_ca.issue(
+        key,
+        subject="CN=Tax Office Seal,organizationIdentifier=VATDE-123456789,O=Tax Office,C=DE",
+        profile="qualified-eidas",
+    )
+    assert describe(cert)["qualified"]["eidas"][1] == {"statement": "QcType", "types": ["eseal"]}
+    web_ca = CertificateAuthority.create_root(
+        "CN=Web CA", qualified=QualifiedSettings(pds=PDS, qc_type=q.QC_TYPE_WEB)
+    )
+    with pytest.raises(CertificateProfileError, match="website"):
+        web_ca.issue(key, subject=EIDAS_SUBJECT, profile="qualified-eidas")

@@ -53,6 +53,29 @@ def public_key_file(folder: Path, alg: str = "ec-p256") -> Path:
     return path
 
 
+def test_init_intermediate_under_a_parent(
+    ca_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], openssl: str
+) -> None:
+    sub = tmp_path / "sub"
+    code, out, err = esign(
+        capsys, "ca", "init", "--subject", "CN=CLI Issuing CA", "--out-dir", sub,
+        "--parent", ca_dir, "--alg", "ec-p384",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "created intermediate CA" in out
+    leaf = tmp_path / "leaf.pem"
+    code, _, err = esign(
+        capsys, "cert", "issue", "--ca", sub, "--public-key", public_key_file(tmp_path),
+        "--subject", "CN=Leaf", "--profile", "signing", "--out", leaf,
+    )  # fmt: skip
+    assert code == 0, err
+    check = run(
+        openssl, "verify", "-CAfile", ca_dir / "ca.pem", "-untrusted", sub / "chain.pem",
+        "-untrusted", sub / "ca.pem", leaf,
+    )  # fmt: skip
+    assert check.returncode == 0, check
+
+
 def test_init_writes_the_folder(ca_dir: Path) -> None:
     assert {p.name for p in ca_dir.iterdir()} >= {
         "ca.pem", "ca.key.pem", "registry.sqlite3", "ca.json",

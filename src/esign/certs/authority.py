@@ -420,7 +420,7 @@ class CertificateAuthority:
         if days <= 0:
             raise CertificateProfileError("validity must be at least one day")
         key_usage = profile.key_usage(public_key)
-        subject = profile.check_subject(subject)
+        subject = profile.check_subject(subject, self.qualified)
         profile_extensions = self._profile_extensions(profile, subject_sign_tool)
         now = self.clock()
         ca_end = self.certificate.not_valid_after_utc

@@ -129,9 +129,18 @@ class Profile:
         """Extended key usages the profile asserts (none means "any" is not granted)."""
         return list(self.ekus)
 
-    def check_subject(self, subject: x509.Name) -> x509.Name:
+    def check_subject(
+        self, subject: x509.Name, settings: QualifiedSettings | None = None
+    ) -> x509.Name:
         """The subject as the profile writes it, or an error naming what is missing."""
         if self.qualified == "eidas":
+            qc_type = settings.qc_type if settings is not None else q.QC_TYPE_ESIGN
+            if qc_type == q.QC_TYPE_WEB:
+                raise CertificateProfileError(
+                    "qualified website certificates (QcType web) are not an esign profile"
+                )
+            if qc_type == q.QC_TYPE_ESEAL:
+                return _eidas_legal_subject(subject)
             return _eidas_subject(subject)
         if self.qualified == "ru":
             return _ru_subject(subject)
@@ -257,6 +266,25 @@ def _eidas_subject(subject: x509.Name) -> x509.Name:
     if missing:
         raise CertificateProfileError(
             "a qualified eIDAS subject (EN 319 412-2) lacks: " + ", ".join(missing)
+        )
+    return subject
+
+
+def _eidas_legal_subject(subject: x509.Name) -> x509.Name:
+    """ETSI EN 319 412-3 §4.2.1 (e-seals): C, O, organizationIdentifier, CN."""
+    missing = [
+        label
+        for label, oid in (
+            ("C", NameOID.COUNTRY_NAME),
+            ("O", NameOID.ORGANIZATION_NAME),
+            ("organizationIdentifier", NameOID.ORGANIZATION_IDENTIFIER),
+            ("CN", NameOID.COMMON_NAME),
+        )
+        if not _has(subject, oid)
+    ]
+    if missing:
+        raise CertificateProfileError(
+            "a qualified e-seal subject (EN 319 412-3) lacks: " + ", ".join(missing)
         )
     return subject
 
