@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     args = parser.parse_args()
     subject_keys = [generate_key("ec-p256").public_key() for _ in range(64)]
-    print(f"{'CA key':<10} {'registry':<22} {'issued/s':>10} {'signs/s':>10} {'ratio':>7}")
+    print(f"{'CA key':<10} {'registry':<26} {'issued/s':>10} {'signs/s':>10} {'ratio':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         for alg in ("ec-p256", "ed25519", "rsa-3072"):
             ca_key = generate_key(alg)
@@ -111,7 +111,7 @@ def main() -> None:
 
                 issued = rate(issue, count)
                 print(
-                    f"{alg:<10} {label:<22} {issued:>10.0f} {baseline:>10.0f} "
+                    f"{alg:<10} {label:<26} {issued:>10.0f} {baseline:>10.0f} "
                     f"{issued / baseline:>7.2f}"
                 )
                 if label == "memory":
@@ -124,7 +124,7 @@ def main() -> None:
                 per_batch = rate(lambda _, ca=ca, batch=batch: ca.issue_batch(batch), batches)
                 issued = per_batch * len(batch)
                 print(
-                    f"{alg:<10} {label + f' batch {BATCH}':<22} {issued:>10.0f} {baseline:>10.0f} "
+                    f"{alg:<10} {label + f' batch {BATCH}':<26} {issued:>10.0f} {baseline:>10.0f} "
                     f"{issued / baseline:>7.2f}"
                 )
             builder_only = rate(
@@ -132,7 +132,7 @@ def main() -> None:
                 count,
             )
             print(
-                f"{alg:<10} {'(builder only)':<22} {builder_only:>10.0f} {baseline:>10.0f} "
+                f"{alg:<10} {'(builder only)':<26} {builder_only:>10.0f} {baseline:>10.0f} "
                 f"{builder_only / baseline:>7.2f}"
             )
 
