@@ -553,3 +553,15 @@ def test_qualified_eseal_needs_a_legal_person() -> None:
     )
     with pytest.raises(CertificateProfileError, match="website"):
         web_ca.issue(key, subject=EIDAS_SUBJECT, profile="qualified-eidas")
+
+
+def test_odd_inputs_are_named_errors(root: CertificateAuthority) -> None:
+    key = generate_key("ec-p256").public_key()
+    with pytest.raises(MalformedInputError, match="e-mail address"):
+        root.issue(key, subject="CN=x", email="иванов@пример.рф")
+    with pytest.raises(MalformedInputError, match="distinguished name"):
+        root.issue(key, subject="not a DN")
+    far = root.issue(key, subject="CN=far", days=10**9)
+    assert far.not_valid_after_utc == root.certificate.not_valid_after_utc
+    forever = CertificateAuthority.create_root("CN=Forever", days=10**9)
+    assert forever.certificate.not_valid_after_utc.year == 9999

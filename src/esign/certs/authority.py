@@ -123,6 +123,17 @@ def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
     raise CertificateProfileError(f"a {type(key).__name__} cannot sign certificates")
 
 
+#: The end of X.509 time (RFC 5280 §4.1.2.5: GeneralizedTime up to 9999-12-31).
+MAX_NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+
+
+def _valid_until(now: datetime.datetime, days: int, limit: datetime.datetime) -> datetime.datetime:
+    """``now + days``, but never past ``limit`` (the CA's own end, or the end of X.509 time)."""
+    if days > (limit - now).days:
+        return limit
+    return now + datetime.timedelta(days=days)
+
+
 def _extension(
     value: x509.ExtensionType, critical: bool = False
 ) -> x509.Extension[x509.ExtensionType]:
@@ -234,7 +245,7 @@ class CertificateAuthority:
             .public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + datetime.timedelta(days=days))
+            .not_valid_after(_valid_until(now, days, MAX_NOT_AFTER))
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(get_profile("ca").key_usage(public), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -441,8 +452,11 @@ class CertificateAuthority:
             _extension(x509.SubjectKeyIdentifier.from_public_key(public_key)),
             *self._ca_extensions,
         ]
-        names: list[x509.GeneralName] = [x509.RFC822Name(e) for e in emails]
-        names += [x509.UniformResourceIdentifier(u) for u in uris]
+        try:
+            names: list[x509.GeneralName] = [x509.RFC822Name(e) for e in emails]
+            names += [x509.UniformResourceIdentifier(u) for u in uris]
+        except ValueError as exc:  # e.g. a non-ASCII address (IDNA must be encoded first)
+            raise MalformedInputError(f"not an e-mail address or URI: {exc}") from exc
         if names:
             extensions.insert(3, _extension(x509.SubjectAlternativeName(names)))
         extensions += profile_extensions
@@ -452,7 +466,7 @@ class CertificateAuthority:
             subject_name=subject,
             public_key=public_key,
             not_valid_before=now - BACKDATE,
-            not_valid_after=min(now + datetime.timedelta(days=days), ca_end),
+            not_valid_after=_valid_until(now, days, ca_end),
             extensions=extensions,
         )
 
