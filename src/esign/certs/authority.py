@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -532,7 +533,7 @@ class CertificateAuthority:
         moment = at if at is not None else now
         if moment.tzinfo is None:
             raise RevocationError("a revocation time must be timezone-aware")
-        if moment > now + BACKDATE:
+        if moment > now:
             raise RevocationError("a revocation cannot be dated in the future")
         return Revocation(serial, parse_reason(reason), moment, invalidity_date)
 
@@ -591,8 +592,6 @@ class CertificateAuthority:
         if tool is None:
             try:
                 raw = old.extensions.get_extension_for_oid(q.RU_SUBJECT_SIGN_TOOL).value
-                from asn1crypto import core
-
                 tool = core.UTF8String.load(raw.value).native  # type: ignore[attr-defined]
             except x509.ExtensionNotFound:
                 pass
@@ -616,7 +615,7 @@ class CertificateAuthority:
         return build_crl(
             issuer=self.certificate,
             key=self.key,
-            entries=[r for r in self.registry.revoked() if r.revoked_at and r.revoked_at <= now],
+            entries=self.registry.revoked(),
             number=number,
             this_update=now,
             next_update=now + next_update,
