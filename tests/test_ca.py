@@ -320,10 +320,16 @@ def test_qualified_ru_fields(root: CertificateAuthority, openssl: str, tmp_path:
     assert "Signing Tool of Subject" in text and "cAToolCert  : SF/128-3868" in text
     assert "Class of Signing Tool KC1" in text
     assert describe(cert)["qualified"]["ru"]["INN"] == "500100732259"
-    # re-issue (forgotten password) keeps the subject, the profile and the sign tool
-    again = root.reissue(cert, generate_key("ec-p256").public_key(), subject_sign_tool=None)
-    assert again.subject == cert.subject
-    assert describe(again)["qualified"]["ru"]["subject_sign_tool"] == "CryptoPro CSP 5.0"
+    # re-issue (forgotten password) keeps the subject, the profile and the subject's tool
+    vipnet = root.issue(
+        generate_key("ec-p256").public_key(),
+        subject=RU_SUBJECT,
+        profile="qualified-ru",
+        subject_sign_tool="ViPNet CSP 4.4",
+    )
+    again = root.reissue(vipnet, generate_key("ec-p256").public_key())
+    assert again.subject == vipnet.subject and describe(again)["profile"] == "qualified-ru"
+    assert describe(again)["qualified"]["ru"]["subject_sign_tool"] == "ViPNet CSP 4.4"
 
 
 @pytest.mark.parametrize(
