@@ -34,7 +34,9 @@ def issue_with_retry(ca: CertificateAuthority, subject: str) -> tuple[x509.Certi
 
 
 def _worker(folder: str, index: int, barrier: Any, results: Any) -> None:
-    # A short busy timeout makes the retry path part of the test, not a rarity.
+    # A short busy timeout, and a client that retries: whether or not a process meets a
+    # busy registry in this run, no serial may repeat and no record may go missing.
+    # (The busy path itself is forced in test_ca.py::test_busy_registry_...)
     ca = CertificateAuthority.open_folder(folder, password=PASSWORD, busy_timeout=0.05)
     barrier.wait()
     serials, retries = [], 0
