@@ -96,3 +96,48 @@ class RecipientsModifiedError(DecryptionError):
     """
 
     code = "recipients_modified"
+
+
+class InvalidCsrError(MalformedInputError):
+    """A certification request (PKCS#10) is unreadable or its self-signature is wrong."""
+
+    code = "invalid_csr"
+
+
+class RegistryError(EsignError):
+    """The CA's registry of issued certificates refused an operation."""
+
+    code = "registry"
+
+
+class CertificateNotFoundError(RegistryError):
+    """No certificate with this serial number was issued by this CA."""
+
+    code = "certificate_not_found"
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry cannot be reached now; nothing was issued. Retry after ``retry_after``.
+
+    Issuance records a certificate before returning it, so when this is raised no
+    certificate exists anywhere: retrying is always safe.
+    """
+
+    code = "registry_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(f"{message} (retry in {retry_after:g} s)")
+        self.retry_after = retry_after
+
+
+class RegistryBusyError(RegistryUnavailableError):
+    """The registry is locked by other issuers (too many requests at once): retry later."""
+
+    code = "registry_busy"
+
+
+class RevocationError(EsignError):
+    """A CRL or OCSP response is malformed, not signed by whom it claims, or not usable."""
+
+    code = "revocation"

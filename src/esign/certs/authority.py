@@ -1,19 +1,73 @@
-"""A certificate authority: a key, its certificate, and X.509 issuance by profile."""
+"""A certificate authority: a key, its certificate, a registry, and X.509 issuance by profile.
+
+Everything a CA does goes through its registry: a certificate is returned only after it
+is recorded (so a busy registry leaves nothing half-issued), revocations are recorded
+there, and CRLs and OCSP responses are built from it.
+
+A CA lives in memory (``create_root``: a :class:`~esign.certs.registry.MemoryRegistry`)
+or in a folder (``init_folder`` / ``open_folder``)::
+
+    DIR/ca.pem            the CA certificate
+    DIR/ca.key.pem        its private key, encrypted PKCS#8
+    DIR/chain.pem         the certificates above it (intermediate CAs only)
+    DIR/registry.sqlite3  issued certificates, revocations, CRL numbers
+    DIR/ca.json           URLs for AIA/CRL distribution points, qualified settings
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from esign.certs.profiles import get_profile
-from esign.errors import CertificateProfileError, MalformedInputError
+from esign.certs import qualified as q
+from esign.certs.csr import load_csr
+from esign.certs.loading import load_certificate, load_certificates
+from esign.certs.profiles import IssuerSignTool, Profile, QualifiedSettings, get_profile
+from esign.certs.registry import (
+    IssuedRecord,
+    MemoryRegistry,
+    Registry,
+    Revocation,
+    SerialInUseError,
+    SqliteRegistry,
+    parse_reason,
+)
+from esign.certs.revocation import build_crl, build_ocsp_response
+from esign.errors import (
+    CertificateNotFoundError,
+    CertificateProfileError,
+    EsignError,
+    MalformedInputError,
+    RevocationError,
+)
 from esign.keys.algorithms import PrivateKey, PublicKey, generate_key
+from esign.keys.storage import load_key, save_key
 
 Clock = Callable[[], datetime.datetime]
+
+CA_CERT, CA_KEY, CHAIN, REGISTRY, CONFIG = (
+    "ca.pem",
+    "ca.key.pem",
+    "chain.pem",
+    "registry.sqlite3",
+    "ca.json",
+)
+#: How far back notBefore is set, so a relying party with a slightly slow clock accepts it.
+BACKDATE = datetime.timedelta(minutes=5)
+#: Redraws of a colliding serial before giving up (a collision of 159 random bits is a bug).
+SERIAL_ATTEMPTS = 4
 
 
 def utc_now() -> datetime.datetime:
@@ -21,12 +75,37 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+#: Attribute keywords beyond RFC 4514's (any case), as openssl and ETSI documents write them.
+NAME_KEYWORDS: dict[str, x509.ObjectIdentifier] = {
+    **q.RU_NAME_KEYWORDS,
+    "SN": NameOID.SURNAME,
+    "surname": NameOID.SURNAME,
+    "GN": NameOID.GIVEN_NAME,
+    "givenName": NameOID.GIVEN_NAME,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "pseudonym": NameOID.PSEUDONYM,
+    "title": NameOID.TITLE,
+    "emailAddress": NameOID.EMAIL_ADDRESS,
+    "organizationIdentifier": NameOID.ORGANIZATION_IDENTIFIER,
+}
+
+_OVERRIDES = {
+    variant: oid
+    for keyword, oid in NAME_KEYWORDS.items()
+    for variant in (keyword, keyword.upper(), keyword.lower())
+}
+
+
 def parse_name(subject: str | x509.Name) -> x509.Name:
-    """Accept an RFC 4514 string such as ``"CN=Ivanov,O=Tax Service"`` or a Name."""
+    """Accept an RFC 4514 string such as ``"CN=Ivanov,O=Tax Service"`` or a Name.
+
+    Besides the RFC 4514 keywords, ``SN``/``GN``/``serialNumber``/``pseudonym`` and the
+    Russian ``INN``, ``INNLE``, ``SNILS``, ``OGRN``, ``OGRNIP`` are understood.
+    """
     if isinstance(subject, x509.Name):
         return subject
     try:
-        name = x509.Name.from_rfc4514_string(subject)
+        name = x509.Name.from_rfc4514_string(subject, attr_name_overrides=_OVERRIDES)
     except ValueError as exc:
         raise MalformedInputError(f"not a distinguished name: {subject!r} ({exc})") from exc
     if len(name) == 0:
@@ -45,11 +124,56 @@ def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
     raise CertificateProfileError(f"a {type(key).__name__} cannot sign certificates")
 
 
+#: The end of X.509 time (RFC 5280 §4.1.2.5: GeneralizedTime up to 9999-12-31).
+MAX_NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+
+
+def _valid_until(now: datetime.datetime, days: int, limit: datetime.datetime) -> datetime.datetime:
+    """``now + days``, but never past ``limit`` (the CA's own end, or the end of X.509 time)."""
+    if days > (limit - now).days:
+        return limit
+    return now + datetime.timedelta(days=days)
+
+
+def _extension(
+    value: x509.ExtensionType, critical: bool = False
+) -> x509.Extension[x509.ExtensionType]:
+    return x509.Extension(value.oid, critical, value)
+
+
+def _point(url: str) -> x509.DistributionPoint:
+    return x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)
+
+
+def _ski(certificate: x509.Certificate) -> x509.SubjectKeyIdentifier:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One certificate to issue in :meth:`CertificateAuthority.issue_batch`."""
+
+    public_key: PublicKey
+    subject: str | x509.Name
+    profile: str = "signing"
+    days: int = 365
+    emails: tuple[str, ...] = ()
+    uris: tuple[str, ...] = ()
+    subject_sign_tool: str | None = None
+
+
 class CertificateAuthority:
-    """An issuing CA: its private key and certificate.
+    """An issuing CA: its private key, certificate, registry and publication URLs.
 
     ``create_root`` makes a self-signed root; ``create_intermediate`` a subordinate CA;
-    ``issue`` end-entity (or CA) certificates by profile name.
+    ``issue`` / ``issue_from_csr`` certificates by profile; ``revoke``, ``reissue``
+    (the forgotten-password flow), ``crl``, ``delta_crl`` and ``ocsp_response`` publish
+    revocation. ``crl_url`` / ``ocsp_url`` / ``ca_issuers_url`` go into every issued
+    certificate (CRL distribution points, authority information access); ``delta_crl_url``
+    goes into certificates and complete CRLs as the Freshest CRL pointer (RFC 5280 §5.2.6).
     """
 
     def __init__(
@@ -59,11 +183,39 @@ class CertificateAuthority:
         *,
         chain: list[x509.Certificate] | None = None,
         clock: Clock = utc_now,
+        registry: Registry | None = None,
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
+        ca_issuers_url: str | None = None,
+        delta_crl_url: str | None = None,
+        qualified: QualifiedSettings | None = None,
+        serial_numbers: Callable[[], int] = x509.random_serial_number,
     ) -> None:
         self.key = key
         self.certificate = certificate
         self.chain = list(chain or [])
         self.clock = clock
+        self.registry: Registry = registry if registry is not None else MemoryRegistry()
+        self.registry.bind(certificate)
+        self.crl_url = crl_url
+        self.ocsp_url = ocsp_url
+        self.ca_issuers_url = ca_issuers_url
+        self.delta_crl_url = delta_crl_url
+        self.qualified = qualified
+        self.serial_numbers = serial_numbers
+        self._hash = signature_hash(key)
+        self._aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+            _ski(certificate)
+        )
+        self._constraints = certificate.extensions.get_extension_for_class(
+            x509.BasicConstraints
+        ).value
+        self._ca_extensions = self._publication_extensions()
+        self._extension_cache: dict[
+            tuple[str, str | None], list[x509.Extension[x509.ExtensionType]]
+        ] = {}
+
+    # -- creating CAs ----------------------------------------------------------------------
 
     @classmethod
     def create_root(
@@ -75,27 +227,32 @@ class CertificateAuthority:
         days: int = 3650,
         path_length: int | None = None,
         clock: Clock = utc_now,
+        **options: Any,
     ) -> CertificateAuthority:
-        """Create a self-signed root CA (a fresh key unless one is given)."""
+        """Create a self-signed root CA (a fresh key unless one is given).
+
+        ``options`` are those of the constructor (``registry``, ``crl_url``, ...).
+        """
         key = key if key is not None else generate_key(algorithm)
+        if days <= 0:
+            raise CertificateProfileError("validity must be at least one day")
         name = parse_name(subject)
         now = clock()
+        public = key.public_key()
         builder = (
             x509.CertificateBuilder()
             .subject_name(name)
             .issuer_name(name)
-            .public_key(key.public_key())
+            .public_key(public)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=days))
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(_valid_until(now, days, MAX_NOT_AFTER))
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-            .add_extension(get_profile("ca").key_usage(key.public_key()), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
+            .add_extension(get_profile("ca").key_usage(public), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         )
         certificate = builder.sign(key, signature_hash(key))  # type: ignore[arg-type]
-        return cls(key, certificate, clock=clock)
+        return cls(key, certificate, clock=clock, **options)
 
     def create_intermediate(
         self,
@@ -105,15 +262,18 @@ class CertificateAuthority:
         algorithm: str = "ec-p256",
         days: int = 1825,
         path_length: int | None = 0,
+        **options: Any,
     ) -> CertificateAuthority:
-        """Create a subordinate CA signed by this one."""
+        """Create a subordinate CA signed by this one (and recorded in this CA's registry)."""
         key = key if key is not None else generate_key(algorithm)
-        certificate = self._build(
-            key.public_key(), parse_name(subject), "ca", days, path_length=path_length
+        certificate = self.issue(
+            key.public_key(), subject=subject, profile="ca", days=days, path_length=path_length
         )
         return CertificateAuthority(
-            key, certificate, chain=[self.certificate, *self.chain], clock=self.clock
+            key, certificate, chain=[self.certificate, *self.chain], clock=self.clock, **options
         )
+
+    # -- issuing ---------------------------------------------------------------------------
 
     def issue(
         self,
@@ -123,53 +283,533 @@ class CertificateAuthority:
         profile: str = "signing",
         days: int = 365,
         email: str | None = None,
+        emails: Sequence[str] = (),
+        uris: Sequence[str] = (),
+        path_length: int | None = None,
+        subject_sign_tool: str | None = None,
     ) -> x509.Certificate:
-        """Issue a certificate for ``public_key`` under the named profile."""
-        return self._build(public_key, parse_name(subject), profile, days, email=email)
+        """Issue and record a certificate for ``public_key`` under the named profile.
 
-    def _build(
+        Returns only once the registry committed it. Raises
+        :class:`~esign.errors.RegistryBusyError` / ``RegistryUnavailableError`` (retry
+        after ``retry_after``) when it cannot, with nothing issued.
+        """
+        all_emails = [*([email] if email else []), *emails]
+        return self._issue(
+            public_key,
+            parse_name(subject),
+            get_profile(profile),
+            days,
+            emails=all_emails,
+            uris=list(uris),
+            path_length=path_length,
+            subject_sign_tool=subject_sign_tool,
+        )
+
+    def issue_from_csr(
+        self,
+        csr: bytes | x509.CertificateSigningRequest,
+        *,
+        profile: str = "signing",
+        subject: str | x509.Name | None = None,
+        days: int = 365,
+        subject_sign_tool: str | None = None,
+    ) -> x509.Certificate:
+        """Issue from a PKCS#10 request whose signature verifies (refused otherwise).
+
+        The request gives the key, the subject (unless ``subject`` overrides it) and its
+        e-mail/URI alternative names; usages come from the profile only.
+        """
+        request = load_csr(csr)
+        name = parse_name(subject) if subject is not None else request.subject
+        if len(name) == 0:
+            raise CertificateProfileError("the request has an empty subject: give subject=...")
+        return self._issue(
+            request.public_key,
+            name,
+            get_profile(profile),
+            days,
+            emails=request.emails,
+            uris=request.uris,
+            subject_sign_tool=subject_sign_tool,
+        )
+
+    def issue_batch(self, requests: Sequence[IssueRequest]) -> list[x509.Certificate]:
+        """Issue many certificates and record them in one registry transaction.
+
+        All or nothing: either every certificate is recorded and returned (in order), or
+        an error is raised and none is. Under load this is how a portal keeps up: one
+        durable commit for a batch instead of one per certificate.
+        """
+        prepared = [
+            (
+                self._builder(
+                    r.public_key,
+                    parse_name(r.subject),
+                    get_profile(r.profile),
+                    r.days,
+                    emails=list(r.emails),
+                    uris=list(r.uris),
+                    path_length=None,
+                    subject_sign_tool=r.subject_sign_tool,
+                ),
+                r.profile,
+            )
+            for r in requests
+        ]
+        certificates = [self._sign(builder) for builder, _ in prepared]
+        for _ in range(SERIAL_ATTEMPTS):
+            seen: set[int] = set()
+            for i, certificate in enumerate(certificates):  # a repeat inside the batch
+                if certificate.serial_number in seen:
+                    certificates[i] = self._sign(prepared[i][0])
+                seen.add(certificates[i].serial_number)
+            records = [
+                IssuedRecord.of(c, profile)
+                for c, (_, profile) in zip(certificates, prepared, strict=True)
+            ]
+            try:
+                self.registry.add_many(records)
+            except SerialInUseError as exc:
+                certificates = [
+                    self._sign(builder) if c.serial_number in exc.serials else c
+                    for c, (builder, _) in zip(certificates, prepared, strict=True)
+                ]
+                continue
+            return certificates
+        raise EsignError("could not draw unused serial numbers; the serial source is broken")
+
+    def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        serial = self.serial_numbers()
+        if not 0 < serial < 1 << 159:
+            raise CertificateProfileError("a serial number is positive and at most 20 octets")
+        return builder.serial_number(serial).sign(self.key, self._hash)  # type: ignore[arg-type]
+
+    def _issue(
         self,
         public_key: PublicKey,
         subject: x509.Name,
-        profile_name: str,
+        profile: Profile,
         days: int,
         *,
+        emails: list[str],
+        uris: list[str],
         path_length: int | None = None,
-        email: str | None = None,
+        subject_sign_tool: str | None = None,
+        replaces: Revocation | None = None,
     ) -> x509.Certificate:
+        builder = self._builder(
+            public_key,
+            subject,
+            profile,
+            days,
+            emails=emails,
+            uris=uris,
+            path_length=path_length,
+            subject_sign_tool=subject_sign_tool,
+        )
+        for _ in range(SERIAL_ATTEMPTS):
+            certificate = self._sign(builder)
+            try:
+                self.registry.add(IssuedRecord.of(certificate, profile.name), revoke=replaces)
+            except SerialInUseError:
+                continue
+            return certificate
+        raise EsignError("could not draw an unused serial number; the serial source is broken")
+
+    def _builder(
+        self,
+        public_key: PublicKey,
+        subject: x509.Name,
+        profile: Profile,
+        days: int,
+        *,
+        emails: list[str],
+        uris: list[str],
+        path_length: int | None,
+        subject_sign_tool: str | None,
+    ) -> x509.CertificateBuilder:
         if days <= 0:
             raise CertificateProfileError("validity must be at least one day")
-        profile = get_profile(profile_name)
+        key_usage = profile.key_usage(public_key)
+        subject = profile.check_subject(subject, self.qualified)
+        profile_extensions = self._profile_extensions(profile, subject_sign_tool)
         now = self.clock()
-        not_after = min(now + datetime.timedelta(days=days), self.certificate.not_valid_after_utc)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.certificate.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(not_after)
-            .add_extension(
-                x509.BasicConstraints(
-                    ca=profile.is_ca, path_length=path_length if profile.is_ca else None
-                ),
-                critical=True,
-            )
-            .add_extension(profile.key_usage(public_key), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    self.certificate.public_key()  # type: ignore[arg-type]
-                ),
-                critical=False,
-            )
+        ca_end = self.certificate.not_valid_after_utc
+        if now >= ca_end:
+            raise CertificateProfileError("the CA certificate has expired; it cannot issue")
+        if profile.is_ca:
+            ca_length = self._constraints.path_length
+            if ca_length == 0:
+                raise CertificateProfileError("this CA's path length is 0: it cannot issue CAs")
+            if path_length is not None and ca_length is not None:
+                path_length = min(path_length, ca_length - 1)
+        constraints = x509.BasicConstraints(
+            ca=profile.is_ca, path_length=path_length if profile.is_ca else None
         )
-        ekus = profile.extended_key_usage()
-        if ekus:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
-        if email:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+        extensions = [
+            x509.Extension(constraints.oid, True, constraints),
+            x509.Extension(key_usage.oid, True, key_usage),
+            _extension(x509.SubjectKeyIdentifier.from_public_key(public_key)),
+            *self._ca_extensions,
+        ]
+        try:
+            names: list[x509.GeneralName] = [x509.RFC822Name(e) for e in emails]
+            names += [x509.UniformResourceIdentifier(u) for u in uris]
+        except ValueError as exc:  # e.g. a non-ASCII address (IDNA must be encoded first)
+            raise MalformedInputError(f"not an e-mail address or URI: {exc}") from exc
+        if names:
+            extensions.insert(3, _extension(x509.SubjectAlternativeName(names)))
+        extensions += profile_extensions
+        # The constructor takes the whole list at once (add_extension copies it each time).
+        return x509.CertificateBuilder(
+            issuer_name=self.certificate.subject,
+            subject_name=subject,
+            public_key=public_key,
+            not_valid_before=now - BACKDATE,
+            not_valid_after=_valid_until(now, days, ca_end),
+            extensions=extensions,
+        )
+
+    def _profile_extensions(
+        self, profile: Profile, subject_sign_tool: str | None
+    ) -> list[x509.Extension[x509.ExtensionType]]:
+        """A profile's extensions for this CA, built once per (profile, sign tool)."""
+        key = (profile.name, subject_sign_tool)
+        cached = self._extension_cache.get(key)
+        if cached is None:
+            cached = [
+                _extension(value, critical)
+                for value, critical in profile.extensions(
+                    self.qualified, subject_sign_tool=subject_sign_tool
+                )
+            ]
+            self._extension_cache[key] = cached
+        return cached
+
+    def _publication_extensions(self) -> list[x509.Extension[x509.ExtensionType]]:
+        """AKI, AIA, CRL distribution points, Freshest CRL: the same in every certificate."""
+        out = [_extension(self._aki)]
+        access = []
+        if self.ocsp_url:
+            access.append(
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(self.ocsp_url),
+                )
             )
-        return builder.sign(self.key, signature_hash(self.key))  # type: ignore[arg-type]
+        if self.ca_issuers_url:
+            access.append(
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(self.ca_issuers_url),
+                )
+            )
+        if access:
+            out.append(_extension(x509.AuthorityInformationAccess(access)))
+        if self.crl_url:
+            out.append(_extension(x509.CRLDistributionPoints([_point(self.crl_url)])))
+        if self.delta_crl_url:
+            out.append(_extension(x509.FreshestCRL([_point(self.delta_crl_url)])))
+        return out
+
+    # -- revocation --------------------------------------------------------------------------
+
+    def _serial(self, certificate: int | x509.Certificate) -> int:
+        if isinstance(certificate, int):
+            return certificate
+        if certificate.issuer != self.certificate.subject:
+            raise CertificateNotFoundError("the certificate was not issued by this CA")
+        return certificate.serial_number
+
+    def _revocation(
+        self,
+        serial: int,
+        reason: str | x509.ReasonFlags,
+        at: datetime.datetime | None,
+        invalidity_date: datetime.datetime | None,
+    ) -> Revocation:
+        now = self.clock()
+        moment = at if at is not None else now
+        if moment.tzinfo is None:
+            raise RevocationError("a revocation time must be timezone-aware")
+        if moment > now:
+            raise RevocationError("a revocation cannot be dated in the future")
+        return Revocation(serial, parse_reason(reason), moment, invalidity_date)
+
+    def revoke(
+        self,
+        certificate: int | x509.Certificate,
+        reason: str | x509.ReasonFlags = "unspecified",
+        *,
+        at: datetime.datetime | None = None,
+        invalidity_date: datetime.datetime | None = None,
+    ) -> IssuedRecord:
+        """Revoke a certificate this CA issued (by serial or certificate), at ``at``.
+
+        Reasons are RFC 5280 names (``keyCompromise``, ``superseded``, ...); revocation is
+        final (no certificateHold). Unknown serials raise ``CertificateNotFoundError``.
+        """
+        serial = self._serial(certificate)
+        return self.registry.revoke(self._revocation(serial, reason, at, invalidity_date))
+
+    def reissue(
+        self,
+        certificate: int | x509.Certificate,
+        new_public_key: PublicKey,
+        *,
+        reason: str | x509.ReasonFlags = "superseded",
+        at: datetime.datetime | None = None,
+        days: int = 365,
+        subject_sign_tool: str | None = None,
+    ) -> x509.Certificate:
+        """The forgotten-password flow: revoke the current certificate, issue one for a new key.
+
+        The new certificate has the old one's subject, profile and alternative names.
+        Both steps are one registry transaction: either the old certificate is revoked
+        *and* the new one recorded, or nothing changed. ``reason`` is ``superseded`` (the
+        key is simply lost) or ``keyCompromise`` (it may be in someone else's hands).
+        """
+        serial = self._serial(certificate)
+        record = self.registry.get(serial)
+        if record is None:
+            raise CertificateNotFoundError(f"no certificate with serial {serial:x}")
+        flag = parse_reason(reason)
+        if flag not in (x509.ReasonFlags.superseded, x509.ReasonFlags.key_compromise):
+            raise RevocationError("re-issue revokes with reason superseded or keyCompromise")
+        old = record.certificate
+        if old.public_key() == new_public_key:
+            raise CertificateProfileError("re-issue needs a new key, not the revoked one")
+        emails: list[str] = []
+        uris: list[str] = []
+        try:
+            san = old.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            emails = san.get_values_for_type(x509.RFC822Name)
+            uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+        except x509.ExtensionNotFound:
+            pass
+        tool = subject_sign_tool
+        if tool is None:
+            try:
+                raw = old.extensions.get_extension_for_oid(q.RU_SUBJECT_SIGN_TOOL).value
+                tool = core.UTF8String.load(raw.value).native  # type: ignore[attr-defined]
+            except x509.ExtensionNotFound:
+                pass
+        return self._issue(
+            new_public_key,
+            old.subject,
+            get_profile(record.profile),
+            days,
+            emails=emails,
+            uris=uris,
+            subject_sign_tool=tool,
+            replaces=self._revocation(serial, flag, at, None),
+        )
+
+    def crl(
+        self, *, next_update: datetime.timedelta = datetime.timedelta(days=7)
+    ) -> x509.CertificateRevocationList:
+        """A complete CRL: every revocation, a fresh CRL number, nextUpdate as given."""
+        now = self.clock()
+        number = self.registry.next_crl_number(now, delta_base=None)
+        return build_crl(
+            issuer=self.certificate,
+            key=self.key,
+            entries=self.registry.revoked(),
+            number=number,
+            this_update=now,
+            next_update=now + next_update,
+            freshest_crl_url=self.delta_crl_url,
+            hash_algorithm=self._hash,
+        )
+
+    def delta_crl(
+        self, *, next_update: datetime.timedelta = datetime.timedelta(days=1)
+    ) -> x509.CertificateRevocationList:
+        """A delta CRL: revocations since the last complete CRL (its base, RFC 5280 §5.2.4)."""
+        base = self.registry.last_complete_crl()
+        if base is None:
+            raise RevocationError("a delta CRL needs a complete CRL first: call crl()")
+        now = self.clock()
+        number = self.registry.next_crl_number(now, delta_base=base)
+        return build_crl(
+            issuer=self.certificate,
+            key=self.key,
+            entries=self.registry.revoked(after_crl=base),
+            number=number,
+            this_update=now,
+            next_update=now + next_update,
+            delta_base=base,
+            hash_algorithm=self._hash,
+        )
+
+    def ocsp_response(
+        self,
+        request: bytes,
+        *,
+        responder: tuple[PrivateKey, x509.Certificate] | None = None,
+        validity: datetime.timedelta = datetime.timedelta(hours=1),
+    ) -> bytes:
+        """Answer a DER OCSP request from the registry: good, revoked or unknown.
+
+        Signed by the CA itself, or by ``responder``: a delegated responder certificate
+        this CA issued with the ``ocsp`` profile (OCSPSigning EKU, ocsp-nocheck).
+        """
+        key, certificate = responder if responder is not None else (self.key, self.certificate)
+        if responder is not None:
+            try:
+                ekus = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            except x509.ExtensionNotFound:
+                ekus = x509.ExtendedKeyUsage([])
+            if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
+                raise CertificateProfileError(
+                    "a delegated OCSP responder needs the OCSPSigning EKU (profile 'ocsp')"
+                )
+            if certificate.issuer != self.certificate.subject:
+                raise CertificateProfileError("the OCSP responder must be issued by this CA")
+        return build_ocsp_response(
+            request,
+            issuer=self.certificate,
+            lookup=self.registry.get,
+            responder_key=key,
+            responder_certificate=certificate,
+            now=self.clock(),
+            validity=validity,
+            hash_algorithm=signature_hash(key),
+        )
+
+    # -- a CA in a folder -------------------------------------------------------------------
+
+    @classmethod
+    def init_folder(
+        cls,
+        folder: str | os.PathLike[str],
+        subject: str | x509.Name,
+        *,
+        password: str | bytes,
+        algorithm: str = "ec-p256",
+        days: int = 3650,
+        parent: CertificateAuthority | None = None,
+        path_length: int | None = None,
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
+        ca_issuers_url: str | None = None,
+        qualified: QualifiedSettings | None = None,
+        clock: Clock = utc_now,
+    ) -> CertificateAuthority:
+        """Create a CA in ``folder`` (a root, or an intermediate under ``parent``)."""
+        target = Path(folder)
+        if (target / CA_CERT).exists() or (target / CA_KEY).exists():
+            raise EsignError(f"{target} already holds a CA; refusing to overwrite it")
+        target.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {
+            "registry": SqliteRegistry(target / REGISTRY),
+            "crl_url": crl_url,
+            "ocsp_url": ocsp_url,
+            "ca_issuers_url": ca_issuers_url,
+            "qualified": qualified,
+        }
+        if parent is None:
+            ca = cls.create_root(
+                subject,
+                algorithm=algorithm,
+                days=days,
+                path_length=path_length,
+                clock=clock,
+                **options,
+            )
+        else:
+            ca = parent.create_intermediate(
+                subject, algorithm=algorithm, days=days, path_length=path_length, **options
+            )
+        save_key(ca.key, target / CA_KEY, password)
+        (target / CA_CERT).write_bytes(ca.certificate.public_bytes(Encoding.PEM))
+        if ca.chain:
+            (target / CHAIN).write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in ca.chain))
+        config = {
+            "crl_url": crl_url,
+            "ocsp_url": ocsp_url,
+            "ca_issuers_url": ca_issuers_url,
+            "qualified": _settings_to_json(qualified),
+        }
+        (target / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        return ca
+
+    @classmethod
+    def open_folder(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        password: str | bytes | None,
+        clock: Clock = utc_now,
+        busy_timeout: float = 5.0,
+    ) -> CertificateAuthority:
+        """Open a CA created by :meth:`init_folder` (or by ``esign ca init``)."""
+        target = Path(folder)
+        if not (target / CA_CERT).is_file() or not (target / CA_KEY).is_file():
+            raise EsignError(f"{target} is not a CA folder (no {CA_CERT} / {CA_KEY})")
+        certificate = load_certificate(target / CA_CERT)
+        chain = load_certificates(target / CHAIN) if (target / CHAIN).exists() else []
+        key = load_key(target / CA_KEY, password)
+        if key.public_key() != certificate.public_key():
+            raise EsignError(f"{target}: the key does not belong to the CA certificate")
+        config: dict[str, Any] = {}
+        if (target / CONFIG).exists():
+            try:
+                config = json.loads((target / CONFIG).read_text())
+            except ValueError as exc:
+                raise MalformedInputError(f"{target / CONFIG}: not JSON ({exc})") from exc
+        return cls(
+            key,
+            certificate,
+            chain=chain,
+            clock=clock,
+            registry=SqliteRegistry(target / REGISTRY, busy_timeout=busy_timeout),
+            crl_url=config.get("crl_url"),
+            ocsp_url=config.get("ocsp_url"),
+            ca_issuers_url=config.get("ca_issuers_url"),
+            qualified=_settings_from_json(config.get("qualified")),
+        )
+
+
+def _settings_to_json(settings: QualifiedSettings | None) -> dict[str, Any] | None:
+    if settings is None:
+        return None
+    names = q.POLICY_NAMES
+    return {
+        "pds": [list(p) for p in settings.pds],
+        "qc_type": q.QC_TYPE_NAMES[settings.qc_type],
+        "qscd": settings.qscd,
+        "eidas_policies": [names[p] for p in settings.eidas_policies],
+        "issuer_sign_tool": None
+        if settings.issuer_sign_tool is None
+        else [
+            settings.issuer_sign_tool.sign_tool,
+            settings.issuer_sign_tool.ca_tool,
+            settings.issuer_sign_tool.sign_tool_cert,
+            settings.issuer_sign_tool.ca_tool_cert,
+        ],
+        "subject_sign_tool": settings.subject_sign_tool,
+        "ru_classes": [names[p] for p in settings.ru_classes],
+    }
+
+
+def _settings_from_json(data: dict[str, Any] | None) -> QualifiedSettings | None:
+    if data is None:
+        return None
+    try:
+        types = {v: k for k, v in q.QC_TYPE_NAMES.items()}
+        tool = data.get("issuer_sign_tool")
+        return QualifiedSettings(
+            pds=tuple((str(u), str(lang)) for u, lang in data.get("pds", [])),
+            qc_type=types[data.get("qc_type", "esign")],
+            qscd=bool(data.get("qscd", True)),
+            eidas_policies=tuple(
+                q.POLICY_NAMES_REVERSE[p] for p in data.get("eidas_policies", ["QCP-n-qscd"])
+            ),
+            issuer_sign_tool=None if tool is None else IssuerSignTool(*map(str, tool)),
+            subject_sign_tool=data.get("subject_sign_tool"),
+            ru_classes=tuple(q.POLICY_NAMES_REVERSE[p] for p in data.get("ru_classes", ["KC1"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedInputError(f"ca.json: bad qualified settings ({exc})") from exc

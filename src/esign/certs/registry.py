@@ -1,0 +1,513 @@
+"""The CA's registry: every certificate it issued, and every revocation, behind one interface.
+
+Two implementations: :class:`MemoryRegistry` (a CA that lives in one process: tests, demos)
+and :class:`SqliteRegistry` (the default for a CA in a folder: one SQLite file per CA,
+shared safely by many threads and processes).
+
+The registry is the source of truth for serial numbers: ``add`` refuses a serial already
+recorded, so a CA redraws instead of ever issuing two certificates with one serial. A CA
+returns a certificate only after ``add`` committed it, so a busy or unreachable registry
+(:class:`~esign.errors.RegistryBusyError`, :class:`~esign.errors.RegistryUnavailableError`)
+leaves nothing half-issued: the caller retries after ``retry_after`` seconds.
+
+CRL numbers share one sequence for complete and delta CRLs (RFC 5280 §5.2.3). Each
+revocation remembers the last CRL number issued before it, so a delta CRL on base ``n``
+lists exactly the revocations a complete CRL ``n`` could not yet contain.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import random
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from esign.errors import (
+    CertificateNotFoundError,
+    RegistryBusyError,
+    RegistryError,
+    RegistryUnavailableError,
+)
+
+T = TypeVar("T")
+
+#: Reasons a CA accepts (RFC 5280 §5.3.1). certificateHold is left out on purpose: esign's
+#: revocation is final, and removeFromCRL exists only in delta CRLs to undo a hold.
+REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
+    r.value: r
+    for r in x509.ReasonFlags
+    if r not in (x509.ReasonFlags.certificate_hold, x509.ReasonFlags.remove_from_crl)
+}
+
+
+def parse_reason(reason: str | x509.ReasonFlags) -> x509.ReasonFlags:
+    """A revocation reason by RFC name (``keyCompromise``) or enum value."""
+    name = reason.value if isinstance(reason, x509.ReasonFlags) else reason.strip()
+    found = REVOCATION_REASONS.get(name) or next(
+        (r for r in REVOCATION_REASONS.values() if r.name.replace("_", "") == name.lower()), None
+    )
+    if found is None:
+        raise RegistryError(
+            f"unknown or unsupported revocation reason {reason!r}; "
+            f"known: {', '.join(REVOCATION_REASONS)}"
+        )
+    return found
+
+
+class SerialInUseError(RegistryError):
+    """Serial numbers already recorded (the CA draws others); ``serials`` names them."""
+
+    code = "serial_in_use"
+
+    def __init__(self, message: str, serials: frozenset[int] = frozenset()) -> None:
+        super().__init__(message)
+        self.serials = serials
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """One issued certificate as the registry knows it."""
+
+    serial: int
+    subject: str
+    profile: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    der: bytes
+    revoked_at: datetime.datetime | None = None
+    reason: x509.ReasonFlags | None = None
+    invalidity_date: datetime.datetime | None = None
+    after_crl: int | None = None  # the last CRL number issued before the revocation
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @classmethod
+    def of(cls, certificate: x509.Certificate, profile: str) -> IssuedRecord:
+        return cls(
+            serial=certificate.serial_number,
+            subject=certificate.subject.rfc4514_string(),
+            profile=profile,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            der=certificate.public_bytes(Encoding.DER),
+        )
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A revocation to record: when, why, and (optionally) since when the key was unsafe."""
+
+    serial: int
+    reason: x509.ReasonFlags
+    at: datetime.datetime
+    invalidity_date: datetime.datetime | None = None
+
+
+class Registry(Protocol):
+    """What a CA needs from its registry. Every method is atomic."""
+
+    def bind(self, issuer: x509.Certificate) -> None:
+        """Tie the registry to one CA; a registry of another CA is refused."""
+
+    def add(self, record: IssuedRecord, *, revoke: Revocation | None = None) -> None:
+        """Record an issued certificate (and, atomically, a revocation it replaces).
+
+        Raises :class:`SerialInUseError` if the serial is taken, leaving nothing changed.
+        """
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        """Record several certificates in one transaction: all of them, or none.
+
+        Raises :class:`SerialInUseError` naming every serial already taken.
+        """
+
+    def get(self, serial: int) -> IssuedRecord | None: ...
+
+    def revoke(self, revocation: Revocation) -> IssuedRecord:
+        """Mark a certificate revoked; unknown or already revoked serials are refused."""
+
+    def revoked(self, *, after_crl: int | None = None) -> list[IssuedRecord]:
+        """Revoked certificates; with ``after_crl``, only those revoked after that CRL."""
+
+    def next_crl_number(self, this_update: datetime.datetime, *, delta_base: int | None) -> int:
+        """Allocate the next CRL number (shared by complete and delta CRLs)."""
+
+    def last_complete_crl(self) -> int | None:
+        """The number of the last complete CRL, the base of the next delta CRL."""
+
+    def count(self) -> int: ...
+
+    def records(self) -> Iterator[IssuedRecord]: ...
+
+
+def _fingerprint(issuer: x509.Certificate) -> str:
+    return hashlib.sha256(issuer.public_bytes(Encoding.DER)).hexdigest()
+
+
+class MemoryRegistry:
+    """A registry in memory, safe across threads of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[int, IssuedRecord] = {}
+        self._crls: list[tuple[int, int | None]] = []
+        self._issuer: str | None = None
+
+    def bind(self, issuer: x509.Certificate) -> None:
+        with self._lock:
+            fp = _fingerprint(issuer)
+            if self._issuer not in (None, fp):
+                raise RegistryError("this registry belongs to another CA")
+            self._issuer = fp
+
+    def add(self, record: IssuedRecord, *, revoke: Revocation | None = None) -> None:
+        with self._lock:
+            if record.serial in self._records:
+                raise SerialInUseError(f"serial {record.serial:x} is already recorded")
+            if revoke is not None:
+                self._records[revoke.serial] = self._revoked(revoke)
+            self._records[record.serial] = record
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        with self._lock:
+            taken = frozenset(r.serial for r in records if r.serial in self._records)
+            if taken:
+                raise SerialInUseError("serial numbers already recorded", taken)
+            for record in records:
+                self._records[record.serial] = record
+
+    def get(self, serial: int) -> IssuedRecord | None:
+        with self._lock:
+            return self._records.get(serial)
+
+    def _revoked(self, revocation: Revocation) -> IssuedRecord:
+        record = self._records.get(revocation.serial)
+        if record is None:
+            raise CertificateNotFoundError(f"no certificate with serial {revocation.serial:x}")
+        if record.revoked:
+            raise RegistryError(f"certificate {revocation.serial:x} is already revoked")
+        last = max((n for n, _ in self._crls), default=0)
+        return replace(
+            record,
+            revoked_at=revocation.at,
+            reason=revocation.reason,
+            invalidity_date=revocation.invalidity_date,
+            after_crl=last,
+        )
+
+    def revoke(self, revocation: Revocation) -> IssuedRecord:
+        with self._lock:
+            record = self._revoked(revocation)
+            self._records[revocation.serial] = record
+            return record
+
+    def revoked(self, *, after_crl: int | None = None) -> list[IssuedRecord]:
+        with self._lock:
+            return sorted(
+                (
+                    r
+                    for r in self._records.values()
+                    if r.revoked
+                    and (
+                        after_crl is None or (r.after_crl is not None and r.after_crl >= after_crl)
+                    )
+                ),
+                key=lambda r: r.serial,
+            )
+
+    def next_crl_number(self, this_update: datetime.datetime, *, delta_base: int | None) -> int:
+        with self._lock:
+            number = max((n for n, _ in self._crls), default=0) + 1
+            self._crls.append((number, delta_base))
+            return number
+
+    def last_complete_crl(self) -> int | None:
+        with self._lock:
+            return max((n for n, base in self._crls if base is None), default=None)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def records(self) -> Iterator[IssuedRecord]:
+        with self._lock:
+            return iter(sorted(self._records.values(), key=lambda r: r.serial))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial TEXT PRIMARY KEY,          -- lowercase hex, no leading zeros
+    subject TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    der BLOB NOT NULL,
+    revoked_at TEXT,
+    reason TEXT,
+    invalidity_date TEXT,
+    after_crl INTEGER
+);
+CREATE TABLE IF NOT EXISTS crls (
+    number INTEGER PRIMARY KEY,
+    this_update TEXT NOT NULL,
+    delta_base INTEGER
+);
+"""
+
+
+def _ts(moment: datetime.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(datetime.timezone.utc).isoformat()
+
+
+def _dt(value: str | None) -> datetime.datetime | None:
+    return None if value is None else datetime.datetime.fromisoformat(value)
+
+
+class SqliteRegistry:
+    """A registry in one SQLite file: WAL journal, ``BEGIN IMMEDIATE`` writes, busy timeout.
+
+    Many threads and processes may issue at once: writers queue on SQLite's lock for up
+    to ``busy_timeout`` seconds, then get :class:`~esign.errors.RegistryBusyError` with a
+    suggested (jittered) ``retry_after``. ``durable=True`` (the default) syncs every
+    commit to disk (``synchronous=FULL``), so an issued certificate survives a power cut.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        retry_after: float = 0.5,
+        durable: bool = True,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
+        self.retry_after = retry_after
+        self.durable = durable
+        self._local = threading.local()
+        self._connect()  # creates the file and the schema, or fails now with a named error
+
+    # -- connections and transactions ------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "open") from exc
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _translate(self, exc: sqlite3.Error, what: str) -> RegistryError:
+        message = str(exc).lower()
+        jitter = self.retry_after * (1 + random.random())
+        if "locked" in message or "busy" in message:
+            return RegistryBusyError(
+                f"the certificate registry is busy ({what}): too many requests at once",
+                retry_after=round(jitter, 2),
+            )
+        return RegistryUnavailableError(
+            f"the certificate registry {self.path!r} is unavailable ({what}: {exc})",
+            retry_after=round(4 * jitter, 2),
+        )
+
+    def _write(self, what: str, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``body(conn)`` in one ``BEGIN IMMEDIATE`` transaction; all or nothing."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._translate(exc, what) from exc
+        try:
+            result = body(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise SerialInUseError("a serial number is already recorded") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc, what) from exc
+            raise
+        return result
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._connect().execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "read") from exc
+
+    # -- the Registry interface -------------------------------------------------------------
+
+    def bind(self, issuer: x509.Certificate) -> None:
+        fp = _fingerprint(issuer)
+
+        def body(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT value FROM meta WHERE key='issuer'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('issuer', ?)", (fp,))
+            elif row[0] != fp:
+                raise RegistryError(f"{self.path} is the registry of another CA")
+
+        self._write("bind", body)
+
+    def add(self, record: IssuedRecord, *, revoke: Revocation | None = None) -> None:
+        def body(conn: sqlite3.Connection) -> None:
+            if revoke is not None:
+                self._revoke_in(conn, revoke)
+            conn.execute(
+                "INSERT INTO certificates (serial, subject, profile, not_before, not_after, der)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    f"{record.serial:x}",
+                    record.subject,
+                    record.profile,
+                    _ts(record.not_before),
+                    _ts(record.not_after),
+                    record.der,
+                ),
+            )
+
+        self._write("issue", body)
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        rows = [
+            (
+                f"{r.serial:x}",
+                r.subject,
+                r.profile,
+                _ts(r.not_before),
+                _ts(r.not_after),
+                r.der,
+            )
+            for r in records
+        ]
+
+        def body(conn: sqlite3.Connection) -> None:
+            taken: set[int] = set()
+            for start in range(0, len(rows), 500):
+                chunk = [row[0] for row in rows[start : start + 500]]
+                marks = ",".join("?" * len(chunk))
+                found = conn.execute(
+                    f"SELECT serial FROM certificates WHERE serial IN ({marks})", chunk
+                ).fetchall()
+                taken.update(int(s, 16) for (s,) in found)
+            if taken:
+                raise SerialInUseError("serial numbers already recorded", frozenset(taken))
+            conn.executemany(
+                "INSERT INTO certificates (serial, subject, profile, not_before, not_after, der)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        self._write("issue", body)
+
+    def _revoke_in(self, conn: sqlite3.Connection, revocation: Revocation) -> None:
+        row = conn.execute(
+            "SELECT revoked_at FROM certificates WHERE serial = ?", (f"{revocation.serial:x}",)
+        ).fetchone()
+        if row is None:
+            raise CertificateNotFoundError(f"no certificate with serial {revocation.serial:x}")
+        if row[0] is not None:
+            raise RegistryError(f"certificate {revocation.serial:x} is already revoked")
+        (last,) = conn.execute("SELECT COALESCE(MAX(number), 0) FROM crls").fetchone()
+        conn.execute(
+            "UPDATE certificates SET revoked_at = ?, reason = ?, invalidity_date = ?,"
+            " after_crl = ? WHERE serial = ?",
+            (
+                _ts(revocation.at),
+                revocation.reason.value,
+                _ts(revocation.invalidity_date),
+                last,
+                f"{revocation.serial:x}",
+            ),
+        )
+
+    def get(self, serial: int) -> IssuedRecord | None:
+        rows = self._read("SELECT * FROM certificates WHERE serial = ?", (f"{serial:x}",))
+        return self._record(rows[0]) if rows else None
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> IssuedRecord:
+        serial, subject, profile, nb, na, der, revoked_at, reason, invalidity, after = row
+        return IssuedRecord(
+            serial=int(str(serial), 16),
+            subject=str(subject),
+            profile=str(profile),
+            not_before=datetime.datetime.fromisoformat(nb),
+            not_after=datetime.datetime.fromisoformat(na),
+            der=bytes(der),
+            revoked_at=_dt(revoked_at),
+            reason=None if reason is None else x509.ReasonFlags(reason),
+            invalidity_date=_dt(invalidity),
+            after_crl=after,
+        )
+
+    def revoke(self, revocation: Revocation) -> IssuedRecord:
+        self._write("revoke", lambda conn: self._revoke_in(conn, revocation))
+        record = self.get(revocation.serial)
+        assert record is not None
+        return record
+
+    def revoked(self, *, after_crl: int | None = None) -> list[IssuedRecord]:
+        if after_crl is None:
+            rows = self._read("SELECT * FROM certificates WHERE revoked_at IS NOT NULL")
+        else:
+            rows = self._read(
+                "SELECT * FROM certificates WHERE revoked_at IS NOT NULL AND after_crl >= ?",
+                (after_crl,),
+            )
+        return sorted((self._record(r) for r in rows), key=lambda r: r.serial)
+
+    def next_crl_number(self, this_update: datetime.datetime, *, delta_base: int | None) -> int:
+        def body(conn: sqlite3.Connection) -> int:
+            (number,) = conn.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM crls").fetchone()
+            conn.execute(
+                "INSERT INTO crls VALUES (?, ?, ?)", (number, _ts(this_update), delta_base)
+            )
+            return int(number)
+
+        return self._write("crl", body)
+
+    def last_complete_crl(self) -> int | None:
+        rows = self._read("SELECT MAX(number) FROM crls WHERE delta_base IS NULL")
+        value = rows[0][0]
+        return None if value is None else int(str(value))
+
+    def count(self) -> int:
+        return int(str(self._read("SELECT COUNT(*) FROM certificates")[0][0]))
+
+    def records(self) -> Iterator[IssuedRecord]:
+        return iter(
+            sorted(
+                (self._record(r) for r in self._read("SELECT * FROM certificates")),
+                key=lambda r: r.serial,
+            )
+        )
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

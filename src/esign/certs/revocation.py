@@ -1,0 +1,459 @@
+"""Revocation: build CRLs (complete and delta) and OCSP responses; read other CAs' ones.
+
+Building leans on ``cryptography``'s CertificateRevocationListBuilder and
+OCSPResponseBuilder; reading checks what a relying party must check before believing a
+revocation statement: the signature, who signed it (the CA, or a responder the CA
+delegated with the OCSPSigning EKU, RFC 6960 §4.2.2.2), and the freshness window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from esign.certs.registry import IssuedRecord
+from esign.errors import RevocationError
+from esign.keys.algorithms import PrivateKey
+from esign.policy import AlgorithmPolicy
+
+DEFAULT_POLICY = AlgorithmPolicy()
+
+MAX_REVOCATION_INPUT = 64 << 20
+
+
+class CertStatus(str, enum.Enum):
+    """The three OCSP answers (RFC 6960 §2.2)."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """The status of one certificate, from a CRL or an OCSP response."""
+
+    status: CertStatus
+    serial: int
+    revoked_at: datetime.datetime | None = None
+    reason: x509.ReasonFlags | None = None
+    this_update: datetime.datetime | None = None
+    next_update: datetime.datetime | None = None
+
+
+# -- CRLs -------------------------------------------------------------------------------------
+
+
+def build_crl(
+    *,
+    issuer: x509.Certificate,
+    key: PrivateKey,
+    entries: list[IssuedRecord],
+    number: int,
+    this_update: datetime.datetime,
+    next_update: datetime.datetime,
+    delta_base: int | None = None,
+    freshest_crl_url: str | None = None,
+    hash_algorithm: hashes.HashAlgorithm | None,
+) -> x509.CertificateRevocationList:
+    """A CRL v2 with CRL number, AKI, reason codes; a delta CRL when ``delta_base`` is set."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    if delta_base is not None:
+        builder = builder.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)
+    elif freshest_crl_url:
+        builder = builder.add_extension(
+            x509.FreshestCRL(
+                [
+                    x509.DistributionPoint(
+                        [x509.UniformResourceIdentifier(freshest_crl_url)], None, None, None
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    for entry in entries:
+        assert entry.revoked_at is not None
+        revoked = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(entry.serial)
+            .revocation_date(entry.revoked_at)
+        )
+        if entry.reason is not None and entry.reason != x509.ReasonFlags.unspecified:
+            revoked = revoked.add_extension(x509.CRLReason(entry.reason), critical=False)
+        if entry.invalidity_date is not None:
+            revoked = revoked.add_extension(
+                x509.InvalidityDate(entry.invalidity_date.replace(tzinfo=None)), critical=False
+            )
+        builder = builder.add_revoked_certificate(revoked.build())
+    return builder.sign(key, hash_algorithm)  # type: ignore[arg-type]
+
+
+def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    try:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CrlInfo:
+    """A CRL that verified under its issuer, with what a relying party needs from it."""
+
+    crl: x509.CertificateRevocationList
+    number: int | None
+    delta_base: int | None
+    this_update: datetime.datetime
+    next_update: datetime.datetime | None
+
+    def status(self, serial: int) -> StatusInfo:
+        """GOOD or REVOKED for ``serial`` according to this CRL alone."""
+        entry = self.crl.get_revoked_certificate_by_serial_number(serial)
+        if entry is None:
+            return StatusInfo(
+                CertStatus.GOOD, serial, this_update=self.this_update, next_update=self.next_update
+            )
+        reason = None
+        with contextlib.suppress(x509.ExtensionNotFound):
+            reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        return StatusInfo(
+            CertStatus.REVOKED,
+            serial,
+            revoked_at=entry.revocation_date_utc,
+            reason=reason,
+            this_update=self.this_update,
+            next_update=self.next_update,
+        )
+
+
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    """Parse a PEM or DER CRL, bounded, with a named error."""
+    if len(data) > MAX_REVOCATION_INPUT:
+        raise RevocationError("CRL larger than 64 MiB")
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as exc:
+        raise RevocationError(f"not a readable CRL (PEM or DER): {exc}") from exc
+
+
+def read_crl(
+    data: bytes | x509.CertificateRevocationList,
+    issuer: x509.Certificate,
+    *,
+    at: datetime.datetime | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+) -> CrlInfo:
+    """Parse a CRL (anyone's: openssl ca, another CA) and check it is ``issuer``'s and current.
+
+    Refuses a CRL whose issuer name or signature does not match ``issuer``, whose issuer
+    may not sign CRLs (keyUsage without cRLSign), that is stale at ``at``, or whose
+    signature algorithm the ``policy`` refuses (SHA-1 unless legacy). Every failure,
+    including a malformed field found late, is a :class:`RevocationError`.
+    """
+    try:
+        return _read_crl(data, issuer, at, policy)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise RevocationError(f"the CRL is malformed: {exc}") from exc
+
+
+def _read_crl(
+    data: bytes | x509.CertificateRevocationList,
+    issuer: x509.Certificate,
+    at: datetime.datetime | None,
+    policy: AlgorithmPolicy,
+) -> CrlInfo:
+    crl = data if isinstance(data, x509.CertificateRevocationList) else load_crl(data)
+    if crl.issuer != issuer.subject:
+        raise RevocationError(
+            f"the CRL is issued by {crl.issuer.rfc4514_string()!r}, "
+            f"not by {issuer.subject.rfc4514_string()!r}"
+        )
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.crl_sign:
+            raise RevocationError("the CRL issuer's keyUsage does not allow cRLSign")
+    except x509.ExtensionNotFound:
+        pass
+    _check_policy("CRL", crl.signature_hash_algorithm, issuer.public_key(), policy)
+    try:
+        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise RevocationError(f"the CRL signature cannot be checked: {exc}") from exc
+    if not valid and isinstance(crl.signature_hash_algorithm, hashes.SHA1):
+        # cryptography no longer checks SHA-1 X.509 signatures; the policy admitted it
+        # (legacy), so check it with the key directly.
+        valid = verify_signature(
+            issuer.public_key(), crl.signature, crl.tbs_certlist_bytes, hashes.SHA1()
+        )
+    if not valid:
+        raise RevocationError("the CRL signature does not verify under its issuer's key")
+    try:
+        number: int | None = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = None
+    try:
+        base: int | None = crl.extensions.get_extension_for_class(
+            x509.DeltaCRLIndicator
+        ).value.crl_number
+    except x509.ExtensionNotFound:
+        base = None
+    info = CrlInfo(crl, number, base, crl.last_update_utc, crl.next_update_utc)
+    if at is not None:
+        if at < info.this_update:
+            raise RevocationError("the CRL was issued after the time it is checked for")
+        if info.next_update is not None and at > info.next_update:
+            raise RevocationError(
+                f"the CRL is stale: its next update was due {info.next_update.isoformat()}"
+            )
+    return info
+
+
+def _check_policy(
+    what: str, digest: hashes.HashAlgorithm | None, key: object, policy: AlgorithmPolicy
+) -> None:
+    """Refuse a signature the algorithm policy refuses (SHA-1, MD5, short RSA, DSA)."""
+    name = None if digest is None else digest.name.replace("-", "")
+    refusal = (policy.digest_refusal(name) if name else None) or policy.key_refusal(key)
+    if refusal:
+        raise RevocationError(f"the {what} is signed with a refused algorithm: {refusal}")
+
+
+# -- OCSP -------------------------------------------------------------------------------------
+
+
+def load_ocsp_request(data: bytes) -> ocsp.OCSPRequest:
+    if len(data) > MAX_REVOCATION_INPUT:
+        raise RevocationError("OCSP request too large")
+    try:
+        return ocsp.load_der_ocsp_request(data)
+    except ValueError as exc:
+        raise RevocationError(f"not a readable OCSP request: {exc}") from exc
+
+
+def _issuer_hashes(
+    issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
+) -> tuple[bytes, bytes]:
+    name = hashes.Hash(algorithm)
+    name.update(issuer.subject.public_bytes())
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    # issuerKeyHash is over the subjectPublicKey BIT STRING value (RFC 6960 §4.1.1).
+    from asn1crypto import keys
+
+    key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    key = hashes.Hash(algorithm)
+    key.update(key_bits)
+    return name.finalize(), key.finalize()
+
+
+def build_ocsp_response(
+    request_der: bytes,
+    *,
+    issuer: x509.Certificate,
+    lookup: Callable[[int], IssuedRecord | None],
+    responder_key: PrivateKey,
+    responder_certificate: x509.Certificate,
+    now: datetime.datetime,
+    validity: datetime.timedelta,
+    hash_algorithm: hashes.HashAlgorithm | None,
+) -> bytes:
+    """Answer one OCSP request: good, revoked or unknown, signed by the CA or its delegate.
+
+    An unreadable request gets the unsuccessful ``malformedRequest`` answer (RFC 6960
+    §2.3); a certificate this CA never issued is ``unknown``; a request nonce is echoed.
+    """
+    try:
+        request = load_ocsp_request(request_der)
+    except RevocationError:
+        return ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        ).public_bytes(Encoding.DER)
+    cert_hash = request.hash_algorithm
+    name_hash, key_hash = _issuer_hashes(issuer, cert_hash)
+    record = None
+    if request.issuer_name_hash == name_hash and request.issuer_key_hash == key_hash:
+        record = lookup(request.serial_number)
+        if record is not None and record.revoked_at is not None and record.revoked_at > now:
+            record = replace(record, revoked_at=None, reason=None)  # not yet revoked
+    status = (
+        ocsp.OCSPCertStatus.UNKNOWN
+        if record is None
+        else ocsp.OCSPCertStatus.REVOKED
+        if record.revoked
+        else ocsp.OCSPCertStatus.GOOD
+    )
+    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+        issuer_name_hash=request.issuer_name_hash,
+        issuer_key_hash=request.issuer_key_hash,
+        serial_number=request.serial_number,
+        algorithm=cert_hash,
+        cert_status=status,
+        this_update=now,
+        next_update=now + validity,
+        revocation_time=record.revoked_at if record is not None and record.revoked else None,
+        revocation_reason=record.reason
+        if record is not None and record.revoked and record.reason != x509.ReasonFlags.unspecified
+        else None,
+    )
+    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, responder_certificate)
+    if responder_certificate != issuer:
+        builder = builder.certificates([responder_certificate])
+    try:
+        nonce = request.extensions.get_extension_for_class(x509.OCSPNonce)
+        builder = builder.add_extension(nonce.value, critical=False)
+    except x509.ExtensionNotFound:
+        pass
+    response = builder.sign(responder_key, hash_algorithm)  # type: ignore[arg-type]
+    return response.public_bytes(Encoding.DER)
+
+
+def verify_signature(
+    public_key: object,
+    signature: bytes,
+    data: bytes,
+    algorithm: hashes.HashAlgorithm | None,
+) -> bool:
+    """Check a signature made by a certificate's key (EC, RSA PKCS#1 v1.5, Ed25519)."""
+    try:
+        if isinstance(public_key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            public_key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(public_key, rsa.RSAPublicKey) and algorithm is not None:
+            public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, data)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def read_ocsp_response(
+    data: bytes,
+    *,
+    issuer: x509.Certificate,
+    serial: int | None = None,
+    at: datetime.datetime | None = None,
+    nonce: bytes | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+) -> StatusInfo:
+    """Parse an OCSP response (anyone's: ``openssl ocsp``, another CA) and check it.
+
+    The signer must be ``issuer`` itself or a certificate in the response issued by
+    ``issuer`` with the OCSPSigning EKU; the single response must name ``issuer`` (by
+    hash) and, if given, ``serial``; at ``at`` it must be current. A given ``nonce``
+    must be echoed. Every failure is a :class:`RevocationError`.
+    """
+    try:
+        return _read_ocsp_response(data, issuer, serial, at, nonce, policy)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise RevocationError(f"the OCSP response is malformed: {exc}") from exc
+
+
+def _read_ocsp_response(
+    data: bytes,
+    issuer: x509.Certificate,
+    serial: int | None,
+    at: datetime.datetime | None,
+    nonce: bytes | None,
+    policy: AlgorithmPolicy,
+) -> StatusInfo:
+    if len(data) > MAX_REVOCATION_INPUT:
+        raise RevocationError("OCSP response too large")
+    try:
+        response = ocsp.load_der_ocsp_response(data)
+    except ValueError as exc:
+        raise RevocationError(f"not a readable OCSP response: {exc}") from exc
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise RevocationError(f"the OCSP responder answered {response.response_status.name}")
+    signer = _ocsp_signer(response, issuer)
+    if not verify_signature(
+        signer.public_key(),
+        response.signature,
+        response.tbs_response_bytes,
+        response.signature_hash_algorithm,
+    ):
+        raise RevocationError("the OCSP response signature does not verify")
+    _check_policy("OCSP response", response.signature_hash_algorithm, signer.public_key(), policy)
+    name_hash, key_hash = _issuer_hashes(issuer, response.hash_algorithm)
+    if response.issuer_name_hash != name_hash or response.issuer_key_hash != key_hash:
+        raise RevocationError("the OCSP response is about a certificate of another issuer")
+    if serial is not None and response.serial_number != serial:
+        raise RevocationError("the OCSP response is about another certificate")
+    if nonce is not None:
+        try:
+            got = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+        except x509.ExtensionNotFound:
+            got = None
+        if got != nonce:
+            raise RevocationError("the OCSP response does not echo the request nonce")
+    this_update = response.this_update_utc
+    next_update = response.next_update_utc
+    if at is not None:
+        if at + datetime.timedelta(minutes=5) < this_update:
+            raise RevocationError("the OCSP response was produced after the time it is checked for")
+        if next_update is not None and at > next_update:
+            raise RevocationError("the OCSP response is stale (past its nextUpdate)")
+    status = {
+        ocsp.OCSPCertStatus.GOOD: CertStatus.GOOD,
+        ocsp.OCSPCertStatus.REVOKED: CertStatus.REVOKED,
+        ocsp.OCSPCertStatus.UNKNOWN: CertStatus.UNKNOWN,
+    }[response.certificate_status]
+    return StatusInfo(
+        status,
+        response.serial_number,
+        revoked_at=response.revocation_time_utc,
+        reason=response.revocation_reason,
+        this_update=this_update,
+        next_update=next_update,
+    )
+
+
+def _matches_responder_id(response: ocsp.OCSPResponse, certificate: x509.Certificate) -> bool:
+    if response.responder_name is not None:
+        return bool(response.responder_name == certificate.subject)
+    digest = hashes.Hash(hashes.SHA1())
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    from asn1crypto import keys
+
+    digest.update(keys.PublicKeyInfo.load(spki)["public_key"].contents[1:])
+    return bool(response.responder_key_hash == digest.finalize())
+
+
+def _ocsp_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate:
+    if _matches_responder_id(response, issuer):
+        return issuer
+    for candidate in response.certificates:
+        if not _matches_responder_id(response, candidate):
+            continue
+        try:
+            candidate.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise RevocationError("the OCSP responder certificate is not issued by the CA") from exc
+        try:
+            ekus = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            ekus = x509.ExtendedKeyUsage([])
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
+            raise RevocationError("the OCSP responder certificate lacks the OCSPSigning EKU")
+        return candidate
+    raise RevocationError("the OCSP response is signed neither by the CA nor by its delegate")
