@@ -43,6 +43,6 @@ class TrustedList:
             self.issuers.append(certificate)
             self._keys.add(_key_id(certificate))
 
-    def lists_issuer(self, issuer: x509.Certificate) -> bool:
+    def lists_issuer(self, issuer: x509.Certificate, *, at: object = None) -> bool:
         """Whether ``issuer`` (a CA certificate in a validated path) is on this list."""
         return _key_id(issuer) in self._keys
