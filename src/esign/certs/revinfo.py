@@ -154,7 +154,7 @@ class IndexedCrl:
         self.der = crl.dump()
         self.digest = hashlib.sha256(self.der).digest()
         tbs = crl["tbs_cert_list"]
-        self.issuer_der = tbs["issuer"].dump()
+        self.issuer_key: str = tbs["issuer"].hashable
         self.this_update: datetime.datetime = tbs["this_update"].native
         next_update = tbs["next_update"].native
         self.next_update: datetime.datetime | None = next_update
@@ -197,7 +197,7 @@ class IndexedCrl:
         return self._signature_ok[key]
 
     def _check_signature(self, issuer: asn1_x509.Certificate) -> bool:
-        if issuer.subject.dump() != self.issuer_der:
+        if issuer.subject.hashable != self.issuer_key:
             return False
         usage = issuer.key_usage_value
         if usage is not None and "crl_sign" not in usage.native:
@@ -235,10 +235,10 @@ _REASON_NAMES = {
 }
 
 
-def index_crls(crls: Iterable[asn1_crl.CertificateList]) -> dict[bytes, list[IndexedCrl]]:
-    """Group CRLs by the DER of their issuer name."""
-    grouped: dict[bytes, list[IndexedCrl]] = {}
+def index_crls(crls: Iterable[asn1_crl.CertificateList]) -> dict[str, list[IndexedCrl]]:
+    """Group CRLs by their issuer name (compared as RFC 5280 says: normalised)."""
+    grouped: dict[str, list[IndexedCrl]] = {}
     for crl in crls:
         indexed = IndexedCrl(crl)
-        grouped.setdefault(indexed.issuer_der, []).append(indexed)
+        grouped.setdefault(indexed.issuer_key, []).append(indexed)
     return grouped

@@ -425,7 +425,7 @@ class TrustContext:
             by_issuer = {k: list(v) for k, v in by_issuer.items()}
             for issuer, extra in index_crls(call_crls).items():
                 by_issuer.setdefault(issuer, []).extend(extra)
-        leaf_crls = by_issuer.get(certificate.issuer.dump(), [])
+        leaf_crls = by_issuer.get(certificate.issuer.hashable, [])
         ee_rule = self._rule(self.revocation_required or bool(leaf_crls))
         ca_rule = self._rule(self.revocation_required)
 
@@ -479,7 +479,7 @@ class TrustContext:
         ca_rule: RevocationCheckingRule,
         call_crls: list[asn1_crl.CertificateList],
         call_ocsps: list[asn1_ocsp.OCSPResponse],
-        by_issuer: dict[bytes, list[IndexedCrl]],
+        by_issuer: dict[str, list[IndexedCrl]],
     ) -> ValidationPath:
         """A context for this call only: fetching, or revocation data of one signature."""
         fetcher = None
@@ -509,9 +509,9 @@ class TrustContext:
             raise _Refused.from_exception(exc) from exc
 
     @staticmethod
-    def _ca_revinfo_known(path: ValidationPath, by_issuer: dict[bytes, list[IndexedCrl]]) -> bool:
+    def _ca_revinfo_known(path: ValidationPath, by_issuer: dict[str, list[IndexedCrl]]) -> bool:
         certs = list(path.iter_certs(include_root=False))[:-1]  # intermediates only
-        return any(c.issuer.dump() in by_issuer for c in certs)
+        return any(c.issuer.hashable in by_issuer for c in certs)
 
     def _fast_candidate(
         self,
