@@ -15,6 +15,7 @@ that without it they are refused with the named reason ``weak_algorithm``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 from functools import cache
@@ -141,10 +142,9 @@ def _case_material(name: str) -> tuple[list[x509.Certificate], list[bytes]]:
     crls = [c.dump() for c in _crls() if c["tbs_cert_list"]["issuer"].hashable in wanted]
     intermediates = []
     for n in _ca_names():
-        try:
+        # DSAParametersInheritedCACert: cryptography refuses inherited DSA parameters.
+        with contextlib.suppress(ValueError):
             intermediates.append(x509.load_der_x509_certificate(_raw()[n]))
-        except ValueError:
-            pass  # DSAParametersInheritedCACert: cryptography refuses inherited DSA params
     return intermediates, crls
 
 
@@ -156,7 +156,9 @@ def _leaf(name: str) -> x509.Certificate:
     return x509.load_der_x509_certificate(_raw()[name])
 
 
-CASES = sorted(n for n in (p.stem for p in PKITS.glob("certs/*.crt")) if re.match("(Valid|Invalid)", n))
+CASES = sorted(
+    n for n in (p.stem for p in PKITS.glob("certs/*.crt")) if re.match("(Valid|Invalid)", n)
+)
 
 #: Valid cases pyhanko-certvalidator cannot pass, with the reason.
 KNOWN_LIMITS = {
@@ -165,11 +167,6 @@ KNOWN_LIMITS = {
         "from its CA: cryptography refuses to load such certificates, and "
         "pyhanko-certvalidator cannot check a CRL signed with inherited parameters "
         "(DSAParametersUnavailable)"
-    ),
-    "ValidNameUIDsTest6EE": (
-        "asn1crypto re-encodes the CA's subjectUniqueID BIT STRING once pyHanko reads "
-        "the certificate, so the re-serialised TBSCertificate no longer matches the "
-        "signature; OpenSSL verifies the same chain (see test_pkits_uid_chain_openssl)"
     ),
 }
 
@@ -229,8 +226,18 @@ def test_pkits_rsa_sha256_needs_no_opt_in() -> None:
     assert _context(name, legacy=False).validate(_leaf(name), at=MOMENT, usage="any").trusted
 
 
+def test_pkits_uid_chain_twice_in_one_context() -> None:
+    """asn1crypto re-encodes a read certificate's unique identifiers; a TrustContext must
+    not let that break the CA's signature on the next validation (regression)."""
+    name = "ValidNameUIDsTest6EE"
+    context = _context(name)
+    for day in (0, 1, 0, 2):
+        moment = MOMENT + datetime.timedelta(days=day)
+        assert context.validate(_leaf(name), at=moment, usage="any").trusted
+
+
 def test_pkits_uid_chain_openssl(openssl: str, tmp_path: Path) -> None:
-    """The chain pyHanko cannot check (KNOWN_LIMITS) is valid for a real peer."""
+    """OpenSSL agrees that the unique-identifier chain is valid."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from tests.conftest import run
@@ -241,6 +248,15 @@ def test_pkits_uid_chain_openssl(openssl: str, tmp_path: Path) -> None:
     ca.write_bytes(x509.load_der_x509_certificate(_raw()["UIDCACert"]).public_bytes(Encoding.PEM))
     leaf = tmp_path / "leaf.pem"
     leaf.write_bytes(_leaf("ValidNameUIDsTest6EE").public_bytes(Encoding.PEM))
-    done = run(openssl, "verify", "-attime", str(int(MOMENT.timestamp())), "-CAfile", anchor,
-               "-untrusted", ca, leaf)
+    done = run(
+        openssl,
+        "verify",
+        "-attime",
+        str(int(MOMENT.timestamp())),
+        "-CAfile",
+        anchor,
+        "-untrusted",
+        ca,
+        leaf,
+    )
     assert done.returncode == 0, done.stderr

@@ -9,10 +9,12 @@ checking one certificate against a CRL of 100,000 entries is a dictionary look-u
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
@@ -33,8 +35,8 @@ _SIMPLE_CRL_EXTENSIONS = frozenset({"crl_number", "authority_key_identifier"})
 #: CRL entry extensions the fast index understands.
 _SIMPLE_ENTRY_EXTENSIONS = frozenset({"crl_reason", "invalidity_date"})
 
-CrlInput = bytes | x509.CertificateRevocationList | asn1_crl.CertificateList
-OcspInput = bytes | x509_ocsp.OCSPResponse | asn1_ocsp.OCSPResponse
+CrlInput: TypeAlias = "bytes | x509.CertificateRevocationList | asn1_crl.CertificateList"
+OcspInput: TypeAlias = "bytes | x509_ocsp.OCSPResponse | asn1_ocsp.OCSPResponse"
 
 
 def _unpem(data: bytes, kind: str) -> bytes:
@@ -177,12 +179,10 @@ class IndexedCrl:
                     self.simple = False
                     return None
                 reason = "unspecified"
-                try:
+                with contextlib.suppress(x509.ExtensionNotFound):
                     reason = revoked.extensions.get_extension_for_class(
                         x509.CRLReason
                     ).value.reason.value
-                except x509.ExtensionNotFound:
-                    pass
                 entries[revoked.serial_number] = RevokedEntry(
                     revoked.revocation_date_utc, _REASON_NAMES.get(reason, reason)
                 )

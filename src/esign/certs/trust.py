@@ -261,8 +261,11 @@ class TrustContext:
         self.fetch_timeout = fetch_timeout
         self.policy = policy or PathPolicy()
         self.trusted_lists = list(trusted_lists)
-        self._asn1_anchors = [to_asn1(c) for c in self.anchors]
-        self._asn1_intermediates = [to_asn1(c) for c in self.intermediates]
+        # DER, parsed afresh for each pyHanko context: asn1crypto may re-encode parts of
+        # a parsed certificate (unique identifiers) once pyHanko has read it, which would
+        # break its signature for the next context sharing the object.
+        self._anchor_ders = [c.public_bytes(Encoding.DER) for c in self.anchors]
+        self._intermediate_ders = [c.public_bytes(Encoding.DER) for c in self.intermediates]
         self._crls_by_issuer = index_crls(self._asn1_crls)
         self._contexts: dict[tuple[datetime.datetime, str, str], ValidationContext] = {}
         self._cache: dict[tuple[bytes, datetime.datetime, str], PathResult] = {}
@@ -273,9 +276,7 @@ class TrustContext:
         return [c.dump() for c in self._asn1_crls]
 
     @classmethod
-    def from_trusted_list(
-        cls, trusted_list: TrustedList, **options: object
-    ) -> TrustContext:
+    def from_trusted_list(cls, trusted_list: TrustedList, **options: object) -> TrustContext:
         """A trust domain whose anchors are the CAs a trusted list names."""
         if not trusted_list.issuers:
             raise ValueError(f"trusted list {trusted_list.name!r} names no CA")
@@ -309,8 +310,8 @@ class TrustContext:
         fetcher: object = None,
     ) -> ValidationContext:
         return ValidationContext(
-            trust_roots=self._asn1_anchors,
-            other_certs=self._asn1_intermediates,
+            trust_roots=[asn1_x509.Certificate.load(d) for d in self._anchor_ders],
+            other_certs=[asn1_x509.Certificate.load(d) for d in self._intermediate_ders],
             moment=moment,
             allow_fetching=fetcher is not None,
             fetcher_backend=fetcher,
@@ -322,7 +323,10 @@ class TrustContext:
         )
 
     def _shared_context(
-        self, moment: datetime.datetime, ee_rule: RevocationCheckingRule, ca_rule: RevocationCheckingRule
+        self,
+        moment: datetime.datetime,
+        ee_rule: RevocationCheckingRule,
+        ca_rule: RevocationCheckingRule,
     ) -> ValidationContext:
         key = (moment, ee_rule.value, ca_rule.value)
         context = self._contexts.get(key)
@@ -387,7 +391,9 @@ class TrustContext:
         except _Refused as refusal:
             result = refusal.result
             result.failures = [
-                PathFailure(f.code, f"no path to an anchor of trust domain {self.name!r}: {f.message}")
+                PathFailure(
+                    f.code, f"no path to an anchor of trust domain {self.name!r}: {f.message}"
+                )
                 if f.code == "no_path"
                 else f
                 for f in result.failures
@@ -430,19 +436,37 @@ class TrustContext:
         ca_rule = self._rule(self.revocation_required)
 
         if self.allow_fetching or call_crls or call_ocsps:
-            return self._one_off(certificate, moment, usage, extras, ee_rule, ca_rule, call_crls, call_ocsps, by_issuer)
+            return self._one_off(
+                certificate,
+                moment,
+                usage,
+                extras,
+                ee_rule,
+                ca_rule,
+                call_crls,
+                call_ocsps,
+                by_issuer,
+            )
 
         fast = self._fast_candidate(certificate, leaf_crls, moment)
         try:
             context = self._shared_context(moment, _RULES.NO_CHECK if fast else ee_rule, ca_rule)
             path = self._run(context, certificate, extras, usage)
         except (errors.ValidationError, errors.PathError) as exc:
+            if classify(exc) == "bad_signature":
+                # Never blame a signature on a shared, already-read object: retry afresh.
+                fresh = asn1_x509.Certificate.load(certificate.dump())
+                return self._one_off(
+                    fresh, moment, usage, extras, ee_rule, ca_rule, [], [], by_issuer
+                )
             if fast is not None:  # the full way names the failure as pyHanko would
                 return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
             raise _Refused.from_exception(exc) from exc
         if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
             # A CA of the path has a CRL here: check it even without a distribution point.
-            return self._full(certificate, moment, usage, extras, ee_rule, _RULES.CRL_OR_OCSP_REQUIRED)
+            return self._full(
+                certificate, moment, usage, extras, ee_rule, _RULES.CRL_OR_OCSP_REQUIRED
+            )
         if fast is None:
             return path
         certs = list(path.iter_certs(include_root=True))
@@ -451,7 +475,7 @@ class TrustContext:
         verdict = self._index_verdict(fast, certificate, certs[-2], moment)
         if verdict is None:
             return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
-        if verdict is not True:
+        if isinstance(verdict, PathResult):
             raise _Refused(verdict)
         return path
 
@@ -465,7 +489,9 @@ class TrustContext:
         ca_rule: RevocationCheckingRule,
     ) -> ValidationPath:
         try:
-            return self._run(self._shared_context(moment, ee_rule, ca_rule), certificate, extras, usage)
+            return self._run(
+                self._shared_context(moment, ee_rule, ca_rule), certificate, extras, usage
+            )
         except (errors.ValidationError, errors.PathError) as exc:
             raise _Refused.from_exception(exc) from exc
 
@@ -619,6 +645,8 @@ class TrustDomains:
             self.name,
             failures=failures,
             revoked_at=next((r.revoked_at for r in results if r.revoked_at), None),
-            revocation_reason=next((r.revocation_reason for r in results if r.revocation_reason), None),
+            revocation_reason=next(
+                (r.revocation_reason for r in results if r.revocation_reason), None
+            ),
             validated_at=first.validated_at,
         )
