@@ -209,11 +209,16 @@ class IndexedCrl:
         except (ValueError, TypeError, InvalidSignature):
             return False
 
-    def fresh_at(self, moment: datetime.datetime, tolerance: datetime.timedelta) -> bool:
-        """thisUpdate <= moment <= nextUpdate (pyhanko's default freshness rule)."""
-        if self.next_update is None:
+    def fresh_at(
+        self, moment: datetime.datetime, tolerance: datetime.timedelta, retroactive: bool
+    ) -> bool:
+        """thisUpdate <= moment <= nextUpdate, as pyHanko's default freshness rule.
+
+        ``retroactive`` drops the lower bound (a CRL issued later speaks for ``moment``).
+        """
+        if self.next_update is None or moment > self.next_update + tolerance:
             return False
-        return self.this_update - tolerance <= moment <= self.next_update + tolerance
+        return retroactive or self.this_update - tolerance <= moment
 
 
 _SIMPLE_ENTRY_OIDS = frozenset(

@@ -16,12 +16,14 @@ pyHanko's.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -225,6 +227,12 @@ class TrustContext:
     certificate with no information at all passes. ``allow_fetching`` (off by default)
     lets pyHanko fetch CRLs and OCSP responses over HTTP from the certificates' CRL
     distribution points and AIA, each request bounded by ``fetch_timeout`` seconds.
+
+    Freshness: revocation information is usable up to its nextUpdate; past it, it is
+    stale. With ``retroactive_revocation`` (the default) information issued *after* the
+    validation time counts too, and the revocation date of an entry decides — so a
+    signature made before its certificate was revoked still validates at its signing
+    time with today's CRL. Set it False for the strict thisUpdate..nextUpdate window.
     """
 
     #: Validation contexts kept per moment; older moments are dropped beyond this.
@@ -247,6 +255,7 @@ class TrustContext:
         fetch_timeout: float = 10.0,
         policy: PathPolicy | None = None,
         trusted_lists: Iterable[TrustedList] = (),
+        retroactive_revocation: bool = True,
     ) -> None:
         if not anchors:
             raise ValueError("a trust context needs at least one anchor")
@@ -261,6 +270,7 @@ class TrustContext:
         self.fetch_timeout = fetch_timeout
         self.policy = policy or PathPolicy()
         self.trusted_lists = list(trusted_lists)
+        self.retroactive_revocation = retroactive_revocation
         # DER, parsed afresh for each pyHanko context: asn1crypto may re-encode parts of
         # a parsed certificate (unique identifiers) once pyHanko has read it, which would
         # break its signature for the next context sharing the object.
@@ -317,7 +327,10 @@ class TrustContext:
             fetcher_backend=fetcher,
             crls=[*self._asn1_crls, *crls],
             ocsps=[*self._asn1_ocsps, *ocsps],
-            revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(ee_rule, ca_rule)),
+            revinfo_policy=CertRevTrustPolicy(
+                RevocationCheckingPolicy(ee_rule, ca_rule),
+                retroactive_revinfo=self.retroactive_revocation,
+            ),
             algorithm_usage_policy=self._algorithm_policy(),
             time_tolerance=self.TIME_TOLERANCE,
         )
@@ -354,6 +367,45 @@ class TrustContext:
         )
         key_usage = set(USAGES.get(usage, frozenset()))
         return run_sync(validator.async_validate_usage(key_usage))
+
+    def _run_fetching(
+        self,
+        context: ValidationContext,
+        certificate: asn1_x509.Certificate,
+        extras: list[asn1_x509.Certificate],
+        usage: str,
+        fetcher: Any,
+    ) -> ValidationPath:
+        """Validate, then close the HTTP session inside the same event loop."""
+        validator = CertificateValidator(
+            certificate,
+            intermediate_certs=extras,
+            validation_context=context,
+            pkix_params=self.policy.pkix_params(),
+        )
+
+        async def job() -> ValidationPath:
+            try:
+                return await validator.async_validate_usage(set(USAGES[usage]))
+            finally:
+                await fetcher.close()
+
+        try:
+            return run_sync(job())
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise _Refused(
+                PathResult(
+                    False,
+                    self.name,
+                    failures=[
+                        PathFailure(
+                            "no_revocation_info",
+                            "fetching revocation information timed out after "
+                            f"{self.fetch_timeout:g} s",
+                        )
+                    ],
+                )
+            ) from exc
 
     # -- public API -------------------------------------------------------------------
 
@@ -432,7 +484,10 @@ class TrustContext:
             for issuer, extra in index_crls(call_crls).items():
                 by_issuer.setdefault(issuer, []).extend(extra)
         leaf_crls = by_issuer.get(certificate.issuer.hashable, [])
-        ee_rule = self._rule(self.revocation_required or bool(leaf_crls))
+        usable = any(
+            c.fresh_at(moment, self.TIME_TOLERANCE, self.retroactive_revocation) for c in leaf_crls
+        )
+        ee_rule = self._rule(self.revocation_required or usable)
         ca_rule = self._rule(self.revocation_required)
 
         if self.allow_fetching or call_crls or call_ocsps:
@@ -508,19 +563,16 @@ class TrustContext:
         by_issuer: dict[str, list[IndexedCrl]],
     ) -> ValidationPath:
         """A context for this call only: fetching, or revocation data of one signature."""
-        fetcher = None
-        if self.allow_fetching:
-            from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-            fetcher = AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout)
         if call_ocsps and not self.revocation_required:
             ee_rule = _RULES.CHECK_IF_DECLARED
         try:
+            fetcher = self._fetcher()
             context = self._new_context(
                 moment, ee_rule, ca_rule, crls=call_crls, ocsps=call_ocsps, fetcher=fetcher
             )
-            path = self._run(context, certificate, extras, usage)
+            path = self._run_checked(context, certificate, extras, usage, fetcher)
             if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
+                fetcher = self._fetcher()
                 context = self._new_context(
                     moment,
                     ee_rule,
@@ -529,10 +581,30 @@ class TrustContext:
                     ocsps=call_ocsps,
                     fetcher=fetcher,
                 )
-                path = self._run(context, certificate, extras, usage)
+                path = self._run_checked(context, certificate, extras, usage, fetcher)
             return path
         except (errors.ValidationError, errors.PathError) as exc:
             raise _Refused.from_exception(exc) from exc
+
+    def _fetcher(self) -> Any:
+        """A fresh HTTP fetcher (one per event loop), or None when fetching is off."""
+        if not self.allow_fetching:
+            return None
+        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+        return AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout)
+
+    def _run_checked(
+        self,
+        context: ValidationContext,
+        certificate: asn1_x509.Certificate,
+        extras: list[asn1_x509.Certificate],
+        usage: str,
+        fetcher: Any,
+    ) -> ValidationPath:
+        if fetcher is None:
+            return self._run(context, certificate, extras, usage)
+        return self._run_fetching(context, certificate, extras, usage, fetcher)
 
     @staticmethod
     def _ca_revinfo_known(path: ValidationPath, by_issuer: dict[str, list[IndexedCrl]]) -> bool:
@@ -549,7 +621,9 @@ class TrustContext:
         if len(leaf_crls) != 1 or self._asn1_ocsps:
             return None
         candidate = leaf_crls[0]
-        if not candidate.simple or not candidate.fresh_at(moment, self.TIME_TOLERANCE):
+        if not candidate.simple or not candidate.fresh_at(
+            moment, self.TIME_TOLERANCE, self.retroactive_revocation
+        ):
             return None
         if candidate.signature_hash in self._algorithm_policy().weak_hash_algos:
             return None
