@@ -86,3 +86,9 @@ class CertificateProfileError(EsignError):
     """A certificate profile cannot be honoured with the given inputs."""
 
     code = "profile"
+
+
+class TrustedListError(MalformedInputError):
+    """A trusted list cannot be read, or its signature does not verify."""
+
+    code = "trusted_list"
