@@ -237,7 +237,7 @@ def test_esign_pki_domains(
     )
     payload = json.loads(capsys.readouterr().out)
     assert code == 0 and payload["accepted_by"] == "tax service"
-    assert [c["subject"] for c in payload["chain"]][0] == "CN=Ivan Ivanov"
+    assert payload["chain"][0]["subject"] == "CN=Ivan Ivanov"
     code = main(
         [
             "cert",
