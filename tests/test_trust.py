@@ -453,3 +453,20 @@ def test_to_dict_is_json_ready(world: World) -> None:
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["valid"] is True and payload["accepted_by"] == "tax service"
     assert payload["chain"][0]["subject"] == "CN=Ivan Ivanov"
+
+
+def test_docs_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """The Python examples of docs/trust.md run and print what the comments say."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "trust.md").read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", doc, re.S))
+    exec(compile(code, "docs/trust.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    expected = [
+        line.split("# ", 1)[1].strip()
+        for line in code.splitlines()
+        if line.startswith("print(") and "# " in line
+    ]
+    assert [p.strip() for p in printed] == expected
