@@ -263,6 +263,7 @@ class TrustContext:
         self.anchors = list(anchors)
         self.intermediates = list(intermediates)
         self._asn1_crls = [parse_crl(c) for c in crls]
+        self._crl_ders = [c.dump() for c in self._asn1_crls]
         self._asn1_ocsps = [parse_ocsp_response(o) for o in ocsps]
         self.revocation_required = revocation_required
         self.legacy_algorithms = legacy_algorithms
@@ -279,11 +280,12 @@ class TrustContext:
         self._crls_by_issuer = index_crls(self._asn1_crls)
         self._contexts: dict[tuple[datetime.datetime, str, str], ValidationContext] = {}
         self._cache: dict[tuple[bytes, datetime.datetime, str], PathResult] = {}
+        self._keep_moment: datetime.datetime | None = None
 
     @property
     def crls(self) -> list[bytes]:
         """The CRLs of this context, DER."""
-        return [c.dump() for c in self._asn1_crls]
+        return list(self._crl_ders)
 
     @classmethod
     def from_trusted_list(cls, trusted_list: TrustedList, **options: object) -> TrustContext:
@@ -325,7 +327,7 @@ class TrustContext:
             moment=moment,
             allow_fetching=fetcher is not None,
             fetcher_backend=fetcher,
-            crls=[*self._asn1_crls, *crls],
+            crls=[*(asn1_crl.CertificateList.load(d) for d in self._crl_ders), *crls],
             ocsps=[*self._asn1_ocsps, *ocsps],
             revinfo_policy=CertRevTrustPolicy(
                 RevocationCheckingPolicy(ee_rule, ca_rule),
@@ -343,6 +345,9 @@ class TrustContext:
     ) -> ValidationContext:
         key = (moment, ee_rule.value, ca_rule.value)
         context = self._contexts.get(key)
+        if context is None and moment != self._keep_moment:
+            # "now" differs at every call: such a context serves this call only.
+            return self._new_context(moment, ee_rule, ca_rule)
         if context is None:
             if len(self._contexts) >= self.MAX_CONTEXTS:
                 self._contexts.pop(next(iter(self._contexts)))
@@ -438,6 +443,7 @@ class TrustContext:
             return self._cache[key]
         asn1_cert = asn1_x509.Certificate.load(der)
         extras = [to_asn1(c) for c in extra_certificates]
+        self._keep_moment = moment if at is not None else None
         try:
             path = self._validate(asn1_cert, moment, usage, extras, call_crls, call_ocsps)
         except _Refused as refusal:
