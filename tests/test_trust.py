@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from asn1crypto import cms
@@ -458,7 +459,6 @@ def test_to_dict_is_json_ready(world: World) -> None:
 def test_docs_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     """The Python examples of docs/trust.md run and print what the comments say."""
     import re
-    from pathlib import Path
 
     doc = (Path(__file__).parents[1] / "docs" / "trust.md").read_text()
     code = "\n".join(re.findall(r"```python\n(.*?)```", doc, re.S))
@@ -470,3 +470,110 @@ def test_docs_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
         if line.startswith("print(") and "# " in line
     ]
     assert [p.strip() for p in printed] == expected
+
+
+# -- algorithm policy ----------------------------------------------------------------------
+
+
+def _rsa_chain(
+    bits: int, digest: hashes.HashAlgorithm
+) -> tuple[x509.Certificate, x509.Certificate]:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name.from_rfc4514_string(f"CN=Legacy RSA-{bits} CA")
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(T0)
+        .not_valid_after(T0 + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, digest)
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=Old archive signer"))
+        .issuer_name(name)
+        .public_key(generate_key("ec-p256").public_key())
+        .serial_number(2)
+        .not_valid_before(T0)
+        .not_valid_after(T0 + datetime.timedelta(days=365))
+        .sign(key, digest)
+    )
+    return root, leaf
+
+
+def test_rsa_1024_needs_the_legacy_opt_in() -> None:
+    root, leaf = _rsa_chain(1024, hashes.SHA256())
+    refused = TrustContext([root]).validate(leaf, at=LATER, usage="any")
+    assert [f.code for f in refused.failures] == ["weak_algorithm"]
+    assert "1024" in refused.failures[0].message
+    legacy = TrustContext([root], legacy_algorithms=True)
+    assert legacy.validate(leaf, at=LATER, usage="any").trusted
+
+
+def test_sha1_needs_the_legacy_opt_in(openssl: str, tmp_path: Path) -> None:
+    """cryptography refuses to sign with SHA-1; OpenSSL makes the old-style chain."""
+    from tests.conftest import run
+
+    ca, leaf = tmp_path / "ca.pem", tmp_path / "leaf.pem"
+    steps: list[list[str | Path]] = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-sha1",
+            "-nodes",
+            "-keyout",
+            tmp_path / "ca.key",
+            "-out",
+            ca,
+            "-subj",
+            "/CN=SHA-1 CA",
+            "-days",
+            "30",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            tmp_path / "leaf.key",
+            "-out",
+            tmp_path / "leaf.csr",
+            "-subj",
+            "/CN=Old signer",
+        ],
+        [
+            "x509",
+            "-req",
+            "-sha1",
+            "-in",
+            tmp_path / "leaf.csr",
+            "-CA",
+            ca,
+            "-CAkey",
+            tmp_path / "ca.key",
+            "-set_serial",
+            "7",
+            "-days",
+            "10",
+            "-out",
+            leaf,
+        ],
+    ]
+    for args in steps:
+        done = run(openssl, *args)
+        assert done.returncode == 0, done.stderr
+    anchor = x509.load_pem_x509_certificate(ca.read_bytes())
+    certificate = x509.load_pem_x509_certificate(leaf.read_bytes())
+    refused = TrustContext([anchor]).validate(certificate, usage="any")
+    assert [f.code for f in refused.failures] == ["weak_algorithm"]
+    assert "sha1" in refused.failures[0].message.lower()
+    legacy = TrustContext([anchor], legacy_algorithms=True).validate(certificate, usage="any")
+    assert legacy.trusted, legacy.failures

@@ -29,6 +29,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors
 from pyhanko_certvalidator.path import ValidationPath
@@ -74,6 +75,7 @@ FAILURE_CODES: dict[str, str] = {
     "unknown_critical_extension": "a certificate carries a critical extension not understood",
     "no_revocation_info": "revocation status is required but could not be established",
     "stale_revocation_info": "the only revocation information is out of date (nextUpdate)",
+    "unsupported_algorithm": "a signature uses an algorithm the cryptography backend lacks",
     "path_invalid": "the path is invalid for another reason (see the message)",
 }
 
@@ -371,7 +373,25 @@ class TrustContext:
             pkix_params=self.policy.pkix_params(),
         )
         key_usage = set(USAGES.get(usage, frozenset()))
-        return run_sync(validator.async_validate_usage(key_usage))
+        try:
+            return run_sync(validator.async_validate_usage(key_usage))
+        except UnsupportedAlgorithm as exc:
+            raise self._unsupported(exc) from exc
+
+    def _unsupported(self, exc: Exception) -> _Refused:
+        return _Refused(
+            PathResult(
+                False,
+                self.name,
+                failures=[
+                    PathFailure(
+                        "unsupported_algorithm",
+                        f"a signature of the path cannot be checked by the cryptography "
+                        f"backend, even with legacy algorithms allowed: {exc}",
+                    )
+                ],
+            )
+        )
 
     def _run_fetching(
         self,
@@ -397,6 +417,8 @@ class TrustContext:
 
         try:
             return run_sync(job())
+        except UnsupportedAlgorithm as exc:
+            raise self._unsupported(exc) from exc
         except (asyncio.TimeoutError, TimeoutError) as exc:
             raise _Refused(
                 PathResult(
