@@ -59,10 +59,15 @@ def parse_crl(data: CrlInput) -> asn1_crl.CertificateList:
         data = data.public_bytes(Encoding.DER)
     der = _unpem(data, "CRL")
     try:
+        # cryptography (Rust) checks the whole structure quickly, entries included.
+        checked = x509.load_der_x509_crl(der)
+        _ = (checked.last_update_utc, checked.next_update_utc, checked.extensions)
+        for revoked in checked:
+            _ = (revoked.serial_number, revoked.revocation_date_utc, revoked.extensions)
         parsed = asn1_crl.CertificateList.load(der, strict=True)
-        parsed["tbs_cert_list"]["issuer"].native  # noqa: B018 - forces the parse
-        parsed["tbs_cert_list"]["this_update"].native  # noqa: B018
-    except (ValueError, TypeError) as exc:
+        tbs = parsed["tbs_cert_list"]
+        _ = (tbs["issuer"].native, tbs["this_update"].native, tbs["next_update"].native)
+    except (ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
         raise MalformedInputError(f"not a readable CRL: {exc}") from exc
     return parsed
 

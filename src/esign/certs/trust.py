@@ -76,6 +76,7 @@ FAILURE_CODES: dict[str, str] = {
     "no_revocation_info": "revocation status is required but could not be established",
     "stale_revocation_info": "the only revocation information is out of date (nextUpdate)",
     "unsupported_algorithm": "a signature uses an algorithm the cryptography backend lacks",
+    "malformed": "a certificate, CRL or OCSP response met during validation is malformed",
     "path_invalid": "the path is invalid for another reason (see the message)",
 }
 
@@ -467,7 +468,13 @@ class TrustContext:
         extras = [to_asn1(c) for c in extra_certificates]
         self._keep_moment = moment if at is not None else None
         try:
-            path = self._validate(asn1_cert, moment, usage, extras, call_crls, call_ocsps)
+            try:
+                path = self._validate(asn1_cert, moment, usage, extras, call_crls, call_ocsps)
+            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+                # Malformed data found deep inside pyHanko or asn1crypto: a verdict, no
+                # traceback (constructors already refuse most of it up front).
+                failure = PathFailure("malformed", f"malformed data in the path: {exc}")
+                raise _Refused(PathResult(False, self.name, failures=[failure])) from exc
         except _Refused as refusal:
             result = refusal.result
             result.failures = [

@@ -190,7 +190,8 @@ def read_json_trusted_list(data: bytes | str) -> TrustedList:
             raise TrustedListError(f'issuers[{index}]: needs a PEM "certificate"')
         try:
             certificate = x509.load_pem_x509_certificate(item["certificate"].encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as exc:
+            certificate.public_key()  # a listed CA is matched by its key: it must load
+        except (ValueError, UnicodeEncodeError, x509.InvalidVersion) as exc:
             raise TrustedListError(f"issuers[{index}]: unreadable certificate: {exc}") from exc
         entries.append(
             ListedIssuer(
@@ -214,7 +215,9 @@ def read_pem_bundle(data: bytes, *, jurisdiction: str = "eidas", name: str = "")
     """A bare PEM bundle of qualified CA certificates (no validity windows)."""
     try:
         certificates = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+        for certificate in certificates:
+            certificate.public_key()
+    except (ValueError, x509.InvalidVersion) as exc:
         raise TrustedListError(f"not a PEM bundle of CA certificates: {exc}") from exc
     return TrustedList(jurisdiction=jurisdiction, issuers=certificates, name=name or "PEM bundle")
 
@@ -296,7 +299,11 @@ def read_etsi_trusted_list(
         raise TrustedListError(f"cannot read the ETSI trusted list: {message}") from exc
     entries = []
     for authority in registry.known_certificate_authorities:
-        certificate = x509.load_der_x509_certificate(authority.certificate.dump())
+        try:
+            certificate = x509.load_der_x509_certificate(authority.certificate.dump())
+            certificate.public_key()
+        except (ValueError, x509.InvalidVersion) as exc:
+            raise TrustedListError(f"a listed CA certificate is unreadable: {exc}") from exc
         for service in registry.applicable_service_definitions(authority, None):
             base = service.base_info
             if base.service_type != CA_QC:
