@@ -577,3 +577,13 @@ def test_sha1_needs_the_legacy_opt_in(openssl: str, tmp_path: Path) -> None:
     assert "sha1" in refused.failures[0].message.lower()
     legacy = TrustContext([anchor], legacy_algorithms=True).validate(certificate, usage="any")
     assert legacy.trusted, legacy.failures
+
+
+def test_cached_verdict_depends_on_path_helpers(world: World) -> None:
+    """A 'no path' verdict without the intermediate must not be served when it is given."""
+    sub = world.ca.create_intermediate("CN=Regional CA")
+    leaf = sub.issue(generate_key("ec-p256").public_key(), subject="CN=Sergeev")
+    trust = TrustContext([world.ca.certificate])
+    assert [f.code for f in trust.validate(leaf, at=LATER).failures] == ["no_path"]
+    helped = trust.validate(leaf, at=LATER, extra_certificates=[sub.certificate])
+    assert helped.trusted and len(helped.chain) == 3

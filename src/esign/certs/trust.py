@@ -147,6 +147,7 @@ class PathResult:
             "revocation_reason": self.revocation_reason,
             "trusted_list": self.trusted_list,
             "errors": [{"code": f.code, "message": f.message} for f in self.failures],
+            "warnings": [],
         }
 
 
@@ -460,12 +461,18 @@ class TrustContext:
         call_crls = [parse_crl(c) for c in crls]
         call_ocsps = [parse_ocsp_response(o) for o in ocsps]
         der = certificate.public_bytes(Encoding.DER)
-        key = (hashlib.sha256(der).digest(), moment, usage)
+        extra_ders = sorted(c.public_bytes(Encoding.DER) for c in extra_certificates)
+        # The verdict depends on the certificate, the moment, the usage and the helpers
+        # offered for path building (a path may exist only with them): all in the key.
+        fingerprint = hashlib.sha256(der)
+        for extra in extra_ders:
+            fingerprint.update(hashlib.sha256(extra).digest())
+        key = (fingerprint.digest(), moment, usage)
         cacheable = at is not None and not call_crls and not call_ocsps and not self.allow_fetching
         if cacheable and key in self._cache:
             return self._cache[key]
         asn1_cert = asn1_x509.Certificate.load(der)
-        extras = [to_asn1(c) for c in extra_certificates]
+        extras = [asn1_x509.Certificate.load(d) for d in extra_ders]
         self._keep_moment = moment if at is not None else None
         try:
             try:
