@@ -26,7 +26,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
-from esign.certs.trust import FAILURE_CODES, TrustContext
+from esign.certs.trust import FAILURE_CODES, PathPolicy, TrustContext
 
 cryptography_vectors = pytest.importorskip("cryptography_vectors")
 
@@ -281,3 +281,33 @@ def test_pkits_uid_chain_openssl(openssl: str, tmp_path: Path) -> None:
         leaf,
     )
     assert done.returncode == 0, done.stderr
+
+
+NIST_POLICY_1 = "2.16.840.1.101.3.2.1.48.1"
+NIST_POLICY_2 = "2.16.840.1.101.3.2.1.48.2"
+
+
+@pytest.mark.parametrize(
+    ("name", "policy", "trusted"),
+    [
+        # 4.8.1 All Certificates Same Policy: acceptable with policy 1, not with policy 2.
+        ("ValidCertificatePathTest1EE", PathPolicy(frozenset({NIST_POLICY_1}), True), True),
+        ("ValidCertificatePathTest1EE", PathPolicy(frozenset({NIST_POLICY_2}), True), False),
+        # 4.10.1 Valid Policy Mapping Test1: invalid with mapping inhibited, or policy 2.
+        ("ValidPolicyMappingTest1EE", PathPolicy(inhibit_policy_mapping=True), False),
+        ("ValidPolicyMappingTest1EE", PathPolicy(frozenset({NIST_POLICY_2}), True), False),
+        # 4.12 anyPolicy Test14: invalid once anyPolicy is inhibited.
+        ("AnyPolicyTest14EE", PathPolicy(), True),
+        ("AnyPolicyTest14EE", PathPolicy(inhibit_any_policy=True), False),
+    ],
+)
+def test_pkits_initial_policy_inputs(name: str, policy: PathPolicy, trusted: bool) -> None:
+    """The PKITS cases that depend on the RFC 5280 §6.1.1 user inputs."""
+    intermediates, crls = _case_material(name)
+    context = TrustContext(
+        [_anchor()], intermediates=intermediates, crls=crls, revocation_required=True, policy=policy
+    )
+    result = context.validate(_leaf(name), at=MOMENT, usage="any")
+    assert result.trusted == trusted, result.failures
+    if not trusted:
+        assert [f.code for f in result.failures] == ["policy"]
