@@ -453,7 +453,8 @@ class TrustContext:
         ``extra_certificates`` help build the path (a signature's embedded chain);
         ``crls``/``ocsps`` add revocation information for this call only (a signature's
         embedded revocation values). Verdicts for an explicit ``at`` are cached per
-        certificate, moment and usage — a verdict depends on nothing else here.
+        certificate, moment, usage and path-building helpers — a verdict depends on
+        nothing else here.
         """
         if usage not in USAGES:
             raise ValueError(f"unknown usage {usage!r}; known: {', '.join(USAGES)}")
@@ -476,7 +477,9 @@ class TrustContext:
         self._keep_moment = moment if at is not None else None
         try:
             try:
-                path = self._validate(asn1_cert, moment, usage, extras, call_crls, call_ocsps)
+                path = self._validate(
+                    asn1_cert, moment, usage, extras, call_crls, call_ocsps, [der, *extra_ders]
+                )
             except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
                 # Malformed data found deep inside pyHanko or asn1crypto: a verdict, no
                 # traceback (constructors already refuse most of it up front).
@@ -519,7 +522,9 @@ class TrustContext:
         extras: list[asn1_x509.Certificate],
         call_crls: list[asn1_crl.CertificateList],
         call_ocsps: list[asn1_ocsp.OCSPResponse],
+        originals: list[bytes],
     ) -> ValidationPath:
+        """``originals``: the DER of the certificate and the extras, as received."""
         by_issuer = self._crls_by_issuer
         if call_crls:
             by_issuer = {k: list(v) for k, v in by_issuer.items()}
@@ -551,10 +556,11 @@ class TrustContext:
             path = self._run(context, certificate, extras, usage)
         except (errors.ValidationError, errors.PathError) as exc:
             if classify(exc) == "bad_signature":
-                # Never blame a signature on a shared, already-read object: retry afresh.
-                fresh = asn1_x509.Certificate.load(certificate.dump())
+                # Never blame a signature on a shared, already-read object: retry with
+                # everything parsed afresh from the bytes received.
+                fresh = [asn1_x509.Certificate.load(d) for d in originals]
                 return self._one_off(
-                    fresh, moment, usage, extras, ee_rule, ca_rule, [], [], by_issuer
+                    fresh[0], moment, usage, fresh[1:], ee_rule, ca_rule, [], [], by_issuer
                 )
             if fast is not None:  # the full way names the failure as pyHanko would
                 return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
