@@ -316,6 +316,37 @@ def test_revocation_embedded_in_signed_data(world: World) -> None:
     assert trust.validate(world.ivanov, at=LATER).trusted, "per-call data does not stick"
 
 
+def test_cades_revocation_values_attribute(world: World) -> None:
+    """CAdES B-LT carries CRLs and OCSP responses in an unsigned signer attribute."""
+    from esign import sign
+    from esign.certs.revinfo import REVOCATION_VALUES_OID, RevocationValues
+    from esign.signing.container import load_signed_data
+
+    key = generate_key("ec-p256")
+    cert = world.ca.issue(key.public_key(), subject="CN=Archive signer")
+    signed = load_signed_data(sign(b"return", signer=(key, cert), detached=True))
+    crl = asn1_crl.CertificateList.load(
+        make_crl(
+            world.ca, [(cert.serial_number, REVOKED, x509.ReasonFlags.superseded)]
+        ).public_bytes(Encoding.DER)
+    )
+    from asn1crypto import ocsp as asn1_ocsp
+
+    response = asn1_ocsp.OCSPResponse.load(_ocsp_response(world, cert))
+    basic = response["response_bytes"]["response"].parsed
+    values = RevocationValues({"crl_vals": [crl], "ocsp_vals": [basic]})
+    signer_info = signed["signer_infos"][0]
+    signer_info["unsigned_attrs"] = cms.CMSAttributes(
+        [cms.CMSAttribute({"type": REVOCATION_VALUES_OID, "values": [values]})]
+    )
+    embedded = revocation_from_signed_data(cms.SignedData.load(signed.untag().dump(force=True)))
+    assert [c.dump() for c in embedded.crls] == [crl.dump()]
+    assert len(embedded.ocsps) == 1
+    assert embedded.ocsps[0]["response_bytes"]["response"].parsed.dump() == basic.dump()
+    result = TrustContext([world.ca.certificate]).validate(cert, at=LATER, crls=embedded.crls)
+    assert result.revocation_reason == "superseded"
+
+
 def test_malformed_revocation_input() -> None:
     with pytest.raises(MalformedInputError):
         parse_crl(b"\x30\x03\x02\x01\x01")

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem as asn1_pem
@@ -89,6 +89,41 @@ def parse_ocsp_response(data: OcspInput) -> asn1_ocsp.OCSPResponse:
     return parsed
 
 
+#: id-aa-ets-revocationValues (RFC 5126 §6.3.4, CAdES B-LT).
+REVOCATION_VALUES_OID = "1.2.840.113549.1.9.16.2.24"
+
+
+class _CrlValues(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = asn1_crl.CertificateList
+
+
+class _OcspValues(core.SequenceOf):  # type: ignore[misc]
+    _child_spec = asn1_ocsp.BasicOCSPResponse
+
+
+class RevocationValues(core.Sequence):  # type: ignore[misc]
+    """RFC 5126 RevocationValues (asn1crypto lacks it; a candidate for esign.asn1)."""
+
+    _fields = [  # noqa: RUF012 - asn1crypto declares structures this way
+        ("crl_vals", _CrlValues, {"explicit": 0, "optional": True}),
+        ("ocsp_vals", _OcspValues, {"explicit": 1, "optional": True}),
+        ("other_rev_vals", core.Any, {"explicit": 2, "optional": True}),
+    ]
+
+
+class _SetOfRevocationValues(core.SetOf):  # type: ignore[misc]
+    _child_spec = RevocationValues
+
+
+def _register() -> None:
+    """Teach asn1crypto the CAdES revocation-values attribute (belongs in esign.asn1)."""
+    cms.CMSAttributeType._map.setdefault(REVOCATION_VALUES_OID, "revocation_values")
+    cms.CMSAttribute._oid_specs.setdefault("revocation_values", _SetOfRevocationValues)
+
+
+_register()
+
+
 @dataclass(frozen=True)
 class EmbeddedRevocation:
     """Revocation values carried inside a signature."""
@@ -116,7 +151,7 @@ def revocation_from_signed_data(signed_data: cms.SignedData) -> EmbeddedRevocati
         for signer_info in signed_data["signer_infos"]:
             unsigned = signer_info["unsigned_attrs"]
             for attribute in unsigned if unsigned.native is not None else ():
-                if attribute["type"].native != "revocation_values":
+                if attribute["type"].dotted != REVOCATION_VALUES_OID:
                     continue
                 for values in attribute["values"]:
                     for crl_value in values["crl_vals"] or ():
