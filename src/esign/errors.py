@@ -141,3 +141,9 @@ class RevocationError(EsignError):
     """A CRL or OCSP response is malformed, not signed by whom it claims, or not usable."""
 
     code = "revocation"
+
+
+class TrustedListError(MalformedInputError):
+    """A trusted list cannot be read, or its signature does not verify."""
+
+    code = "trusted_list"

@@ -1,30 +1,90 @@
 """Trust: validate a certificate path to the anchors of a named trust domain.
 
 Path building and validation (RFC 5280, with revocation) is pyhanko-certvalidator's job;
-this module chooses what it is given (anchors, intermediates, CRLs, time, algorithm
-policy) and translates its verdicts into named, stable reasons.
+this module chooses what it is given (anchors, intermediates, CRLs, OCSP responses, time,
+algorithm and certificate-policy settings), keeps what it parsed for the next call, and
+translates the verdicts into named, stable reasons (:data:`FAILURE_CODES`).
+
+Speed without cutting corners: one :class:`TrustContext` keeps one pyHanko
+``ValidationContext`` per validation moment (so CRLs are parsed and their issuers
+validated once), and checks an end-entity certificate against a *simple* CRL (complete,
+directly issued, no unknown extensions) through a serial-number index instead of
+pyHanko's linear scan; every other case goes through pyHanko's full RFC 5280 §6.3
+processing. A fast-path failure is always re-run the full way, so the reason reported is
+pyHanko's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors
-from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    DisallowWeakAlgorithmsPolicy,
+    PKIXValidationParams,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
 
 from esign._sync import run_sync
+from esign.certs.revinfo import (
+    CrlInput,
+    IndexedCrl,
+    OcspInput,
+    index_crls,
+    parse_crl,
+    parse_ocsp_response,
+)
+from esign.certs.trusted_list import TrustedList
 
 #: Key usages a certificate needs for each job esign validates it for.
 USAGES: dict[str, frozenset[str]] = {
     "signing": frozenset({"digital_signature"}),
+    "encryption": frozenset(),
     "any": frozenset(),
 }
+
+#: Every failure code a :class:`PathResult` can carry, with what it means.
+FAILURE_CODES: dict[str, str] = {
+    "no_path": "no chain of certificates leads to an anchor of the trust domain",
+    "expired": "a certificate of the path had expired at the validation time",
+    "not_yet_valid": "a certificate of the path was not yet valid at the validation time",
+    "revoked": "a certificate of the path was revoked before the validation time",
+    "bad_signature": "a certificate's signature does not verify with its issuer's key",
+    "weak_algorithm": "an algorithm of the path is refused by the algorithm policy",
+    "wrong_usage": "a key usage or extended key usage does not allow the job",
+    "not_ca": "an intermediate certificate is not a CA (basicConstraints)",
+    "path_length": "the path exceeds a pathLenConstraint",
+    "name_constraints": "a name is outside the namespace a CA was constrained to",
+    "policy": "no certificate policy is valid for the whole path",
+    "unknown_critical_extension": "a certificate carries a critical extension not understood",
+    "no_revocation_info": "revocation status is required but could not be established",
+    "stale_revocation_info": "the only revocation information is out of date (nextUpdate)",
+    "unsupported_algorithm": "a signature uses an algorithm the cryptography backend lacks",
+    "malformed": "a certificate, CRL or OCSP response met during validation is malformed",
+    "path_invalid": "the path is invalid for another reason (see the message)",
+}
+
+_RULES = RevocationCheckingRule
+
+# pyHanko logs every failed CRL-issuer path at WARNING with a traceback; the verdict
+# reaches the caller as a named failure, so keep the log quiet.
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 
 
 def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -39,7 +99,7 @@ def from_asn1(certificate: asn1_x509.Certificate) -> x509.Certificate:
 
 @dataclass(frozen=True)
 class PathFailure:
-    """One named reason a path is not trusted."""
+    """One named reason a path is not trusted (``code`` is one of FAILURE_CODES)."""
 
     code: str
     message: str
@@ -47,7 +107,12 @@ class PathFailure:
 
 @dataclass
 class PathResult:
-    """The verdict on one certificate path."""
+    """The verdict on one certificate path.
+
+    ``domain`` names the trust domain that judged it; when ``trusted`` it is the domain
+    that accepted the certificate. ``trusted_list`` names the trusted list of qualified
+    issuers on which a CA of the chain appears at the validation time, if any.
+    """
 
     trusted: bool
     domain: str
@@ -55,39 +120,187 @@ class PathResult:
     failures: list[PathFailure] = field(default_factory=list)
     revoked_at: datetime.datetime | None = None
     revocation_reason: str | None = None
+    validated_at: datetime.datetime | None = None
+    trusted_list: str | None = None
+
+    @property
+    def accepted_by(self) -> str | None:
+        """The trust domain that accepted the certificate, or None."""
+        return self.domain if self.trusted else None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (for ``esign cert verify --json``)."""
+        return {
+            "valid": self.trusted,
+            "domain": self.domain,
+            "accepted_by": self.accepted_by,
+            "validated_at": self.validated_at.isoformat() if self.validated_at else None,
+            "chain": [
+                {
+                    "subject": c.subject.rfc4514_string(),
+                    "issuer": c.issuer.rfc4514_string(),
+                    "serial": format(c.serial_number, "x"),
+                }
+                for c in self.chain
+            ],
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revocation_reason": self.revocation_reason,
+            "trusted_list": self.trusted_list,
+            "errors": [{"code": f.code, "message": f.message} for f in self.failures],
+            "warnings": [],
+        }
+
+
+@dataclass(frozen=True)
+class PathPolicy:
+    """RFC 5280 §6.1.1 initial inputs for certificate policies.
+
+    The default accepts any policy and requires none, as RFC 5280's defaults do.
+    ``initial_policies`` are dotted OIDs (or ``"any_policy"``).
+    """
+
+    initial_policies: frozenset[str] = frozenset({"any_policy"})
+    explicit_policy: bool = False
+    inhibit_policy_mapping: bool = False
+    inhibit_any_policy: bool = False
+
+    def pkix_params(self) -> PKIXValidationParams:
+        return PKIXValidationParams(
+            user_initial_policy_set=frozenset(self.initial_policies),
+            initial_policy_mapping_inhibit=self.inhibit_policy_mapping,
+            initial_explicit_policy=self.explicit_policy,
+            initial_any_policy_inhibit=self.inhibit_any_policy,
+        )
+
+
+# (regex over pyHanko's message, code), first match wins; for PathValidationError.
+_MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), code)
+    for pattern, code in (
+        (r"signature (of|parameters for) .* (could not be verified|do not match)", "bad_signature"),
+        (r"permitted namespace|excluded from the\s+namespace", "name_constraints"),
+        (r"no valid set of policies|policy mapping|policy graph", "policy"),
+        (r"unsupported critical extension", "unknown_critical_extension"),
+        (r"is not a CA", "not_ca"),
+        (r"maximum path length", "path_length"),
+        (r"not allowed to sign certificates", "wrong_usage"),
+        (r"issuer name could not be matched", "no_path"),
+    )
+)
+
+
+def classify(exc: Exception) -> str:
+    """The stable failure code for an exception pyhanko-certvalidator raised."""
+    if isinstance(exc, errors.RevokedError):
+        return "revoked"
+    if isinstance(exc, errors.ExpiredError):
+        return "expired"
+    if isinstance(exc, errors.NotYetValidError):
+        return "not_yet_valid"
+    if isinstance(exc, errors.DisallowedAlgorithmError):
+        return "weak_algorithm"
+    if isinstance(exc, errors.StaleRevinfoError):
+        return "stale_revocation_info"
+    if isinstance(exc, errors.InsufficientRevinfoError):
+        return "no_revocation_info"
+    if isinstance(exc, errors.PathBuildingError):
+        return "no_path"
+    if isinstance(exc, errors.InvalidCertificateError):
+        return "wrong_usage"
+    message = str(getattr(exc, "failure_msg", exc))
+    for pattern, code in _MESSAGE_CODES:
+        if pattern.search(message):
+            return code
+    return "path_invalid"
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 class TrustContext:
     """A named trust domain: anchors, helpers to build paths, revocation data, policy.
 
-    ``name`` is what a report prints as the domain that accepted a certificate ("valid only
-    inside the tax service" is a domain whose only anchor is the tax service's CA).
+    ``name`` is what a report prints as the domain that accepted a certificate ("valid
+    only inside the tax service" is a domain whose only anchor is the tax service's CA).
+
+    Revocation: CRLs and OCSP responses given here (and per call to :meth:`validate`)
+    are consulted. With ``revocation_required`` every certificate of the path needs
+    fresh revocation information; without it, a certificate is checked when its issuer
+    has a CRL here or when it declares a CRL distribution point or OCSP responder, and a
+    certificate with no information at all passes. ``allow_fetching`` (off by default)
+    lets pyHanko fetch CRLs and OCSP responses over HTTP from the certificates' CRL
+    distribution points and AIA, each request bounded by ``fetch_timeout`` seconds.
+
+    Freshness: revocation information is usable up to its nextUpdate; past it, it is
+    stale. With ``retroactive_revocation`` (the default) information issued *after* the
+    validation time counts too, and the revocation date of an entry decides — so a
+    signature made before its certificate was revoked still validates at its signing
+    time with today's CRL. Set it False for the strict thisUpdate..nextUpdate window.
     """
+
+    #: Validation contexts kept per moment; older moments are dropped beyond this.
+    MAX_CONTEXTS = 16
+    #: Cached verdicts per (certificate, moment, usage).
+    MAX_RESULTS = 100_000
+    TIME_TOLERANCE = datetime.timedelta(seconds=1)
 
     def __init__(
         self,
         anchors: Sequence[x509.Certificate],
         *,
         intermediates: Iterable[x509.Certificate] = (),
-        crls: Iterable[bytes | x509.CertificateRevocationList] = (),
+        crls: Iterable[CrlInput] = (),
+        ocsps: Iterable[OcspInput] = (),
         name: str = "default",
         revocation_required: bool = False,
         legacy_algorithms: bool = False,
+        allow_fetching: bool = False,
+        fetch_timeout: float = 10.0,
+        policy: PathPolicy | None = None,
+        trusted_lists: Iterable[TrustedList] = (),
+        retroactive_revocation: bool = True,
     ) -> None:
         if not anchors:
             raise ValueError("a trust context needs at least one anchor")
         self.name = name
         self.anchors = list(anchors)
         self.intermediates = list(intermediates)
-        self.crls = [
-            c.public_bytes(Encoding.DER) if isinstance(c, x509.CertificateRevocationList) else c
-            for c in crls
-        ]
+        self._asn1_crls = [parse_crl(c) for c in crls]
+        self._crl_ders = [c.dump() for c in self._asn1_crls]
+        self._asn1_ocsps = [parse_ocsp_response(o) for o in ocsps]
         self.revocation_required = revocation_required
         self.legacy_algorithms = legacy_algorithms
-        self._asn1_anchors = [to_asn1(c) for c in self.anchors]
-        self._asn1_intermediates = [to_asn1(c) for c in self.intermediates]
+        self.allow_fetching = allow_fetching
+        self.fetch_timeout = fetch_timeout
+        self.policy = policy or PathPolicy()
+        self.trusted_lists = list(trusted_lists)
+        self.retroactive_revocation = retroactive_revocation
+        # DER, parsed afresh for each pyHanko context: asn1crypto may re-encode parts of
+        # a parsed certificate (unique identifiers) once pyHanko has read it, which would
+        # break its signature for the next context sharing the object.
+        self._anchor_ders = [c.public_bytes(Encoding.DER) for c in self.anchors]
+        self._intermediate_ders = [c.public_bytes(Encoding.DER) for c in self.intermediates]
+        self._crls_by_issuer = index_crls(self._asn1_crls)
+        self._contexts: dict[tuple[datetime.datetime, str, str], ValidationContext] = {}
         self._cache: dict[tuple[bytes, datetime.datetime, str], PathResult] = {}
+        self._keep_moment: datetime.datetime | None = None
+
+    @property
+    def crls(self) -> list[bytes]:
+        """The CRLs of this context, DER."""
+        return list(self._crl_ders)
+
+    @classmethod
+    def from_trusted_list(cls, trusted_list: TrustedList, **options: object) -> TrustContext:
+        """A trust domain whose anchors are the CAs a trusted list names."""
+        if not trusted_list.issuers:
+            raise ValueError(f"trusted list {trusted_list.name!r} names no CA")
+        options.setdefault("name", f"{trusted_list.jurisdiction}: {trusted_list.name}")
+        options.setdefault("trusted_lists", [trusted_list])
+        return cls(trusted_list.issuers, **options)  # type: ignore[arg-type]
+
+    # -- pyHanko plumbing -------------------------------------------------------------
 
     def _algorithm_policy(self) -> DisallowWeakAlgorithmsPolicy:
         if self.legacy_algorithms:
@@ -102,6 +315,129 @@ class TrustContext:
             dsa_key_size_threshold=1 << 30,  # DSA refused outright
         )
 
+    def _new_context(
+        self,
+        moment: datetime.datetime,
+        ee_rule: RevocationCheckingRule,
+        ca_rule: RevocationCheckingRule,
+        *,
+        crls: Sequence[asn1_crl.CertificateList] = (),
+        ocsps: Sequence[asn1_ocsp.OCSPResponse] = (),
+        fetcher: object = None,
+    ) -> ValidationContext:
+        return ValidationContext(
+            trust_roots=[asn1_x509.Certificate.load(d) for d in self._anchor_ders],
+            other_certs=[asn1_x509.Certificate.load(d) for d in self._intermediate_ders],
+            moment=moment,
+            allow_fetching=fetcher is not None,
+            fetcher_backend=fetcher,
+            crls=[*(asn1_crl.CertificateList.load(d) for d in self._crl_ders), *crls],
+            ocsps=[*self._asn1_ocsps, *ocsps],
+            revinfo_policy=CertRevTrustPolicy(
+                RevocationCheckingPolicy(ee_rule, ca_rule),
+                retroactive_revinfo=self.retroactive_revocation,
+            ),
+            algorithm_usage_policy=self._algorithm_policy(),
+            time_tolerance=self.TIME_TOLERANCE,
+        )
+
+    def _shared_context(
+        self,
+        moment: datetime.datetime,
+        ee_rule: RevocationCheckingRule,
+        ca_rule: RevocationCheckingRule,
+    ) -> ValidationContext:
+        key = (moment, ee_rule.value, ca_rule.value)
+        context = self._contexts.get(key)
+        if context is None and moment != self._keep_moment:
+            # "now" differs at every call: such a context serves this call only.
+            return self._new_context(moment, ee_rule, ca_rule)
+        if context is None:
+            if len(self._contexts) >= self.MAX_CONTEXTS:
+                self._contexts.pop(next(iter(self._contexts)))
+            context = self._contexts[key] = self._new_context(moment, ee_rule, ca_rule)
+        return context
+
+    def _rule(self, required: bool) -> RevocationCheckingRule:
+        return _RULES.CRL_OR_OCSP_REQUIRED if required else _RULES.CHECK_IF_DECLARED_SOFT
+
+    def _run(
+        self,
+        context: ValidationContext,
+        certificate: asn1_x509.Certificate,
+        extras: list[asn1_x509.Certificate],
+        usage: str,
+    ) -> ValidationPath:
+        validator = CertificateValidator(
+            certificate,
+            intermediate_certs=extras,
+            validation_context=context,
+            pkix_params=self.policy.pkix_params(),
+        )
+        key_usage = set(USAGES.get(usage, frozenset()))
+        try:
+            return run_sync(validator.async_validate_usage(key_usage))
+        except UnsupportedAlgorithm as exc:
+            raise self._unsupported(exc) from exc
+
+    def _unsupported(self, exc: Exception) -> _Refused:
+        return _Refused(
+            PathResult(
+                False,
+                self.name,
+                failures=[
+                    PathFailure(
+                        "unsupported_algorithm",
+                        f"a signature of the path cannot be checked by the cryptography "
+                        f"backend, even with legacy algorithms allowed: {exc}",
+                    )
+                ],
+            )
+        )
+
+    def _run_fetching(
+        self,
+        context: ValidationContext,
+        certificate: asn1_x509.Certificate,
+        extras: list[asn1_x509.Certificate],
+        usage: str,
+        fetcher: Any,
+    ) -> ValidationPath:
+        """Validate, then close the HTTP session inside the same event loop."""
+        validator = CertificateValidator(
+            certificate,
+            intermediate_certs=extras,
+            validation_context=context,
+            pkix_params=self.policy.pkix_params(),
+        )
+
+        async def job() -> ValidationPath:
+            try:
+                return await validator.async_validate_usage(set(USAGES[usage]))
+            finally:
+                await fetcher.close()
+
+        try:
+            return run_sync(job())
+        except UnsupportedAlgorithm as exc:
+            raise self._unsupported(exc) from exc
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise _Refused(
+                PathResult(
+                    False,
+                    self.name,
+                    failures=[
+                        PathFailure(
+                            "no_revocation_info",
+                            "fetching revocation information timed out after "
+                            f"{self.fetch_timeout:g} s",
+                        )
+                    ],
+                )
+            ) from exc
+
+    # -- public API -------------------------------------------------------------------
+
     def validate(
         self,
         certificate: x509.Certificate,
@@ -109,70 +445,330 @@ class TrustContext:
         at: datetime.datetime | None = None,
         usage: str = "signing",
         extra_certificates: Iterable[x509.Certificate] = (),
+        crls: Iterable[CrlInput] = (),
+        ocsps: Iterable[OcspInput] = (),
     ) -> PathResult:
-        """Validate ``certificate`` for ``usage`` at time ``at`` (default: now)."""
-        moment = at or datetime.datetime.now(datetime.timezone.utc)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
-        extras = list(extra_certificates)
-        fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest()
-        key = (fingerprint, moment, usage)
-        if at is not None and not extras and key in self._cache:
+        """Validate ``certificate`` for ``usage`` at time ``at`` (default: now).
+
+        ``extra_certificates`` help build the path (a signature's embedded chain);
+        ``crls``/``ocsps`` add revocation information for this call only (a signature's
+        embedded revocation values). Verdicts for an explicit ``at`` are cached per
+        certificate, moment, usage and path-building helpers — a verdict depends on
+        nothing else here.
+        """
+        if usage not in USAGES:
+            raise ValueError(f"unknown usage {usage!r}; known: {', '.join(USAGES)}")
+        moment = _utc(at) if at is not None else datetime.datetime.now(datetime.timezone.utc)
+        call_crls = [parse_crl(c) for c in crls]
+        call_ocsps = [parse_ocsp_response(o) for o in ocsps]
+        der = certificate.public_bytes(Encoding.DER)
+        extra_ders = sorted(c.public_bytes(Encoding.DER) for c in extra_certificates)
+        # The verdict depends on the certificate, the moment, the usage and the helpers
+        # offered for path building (a path may exist only with them): all in the key.
+        fingerprint = hashlib.sha256(der)
+        for extra in extra_ders:
+            fingerprint.update(hashlib.sha256(extra).digest())
+        key = (fingerprint.digest(), moment, usage)
+        cacheable = at is not None and not call_crls and not call_ocsps and not self.allow_fetching
+        if cacheable and key in self._cache:
             return self._cache[key]
-        result = self._validate(certificate, moment, usage, extras)
-        if at is not None and not extras:
+        asn1_cert = asn1_x509.Certificate.load(der)
+        extras = [asn1_x509.Certificate.load(d) for d in extra_ders]
+        self._keep_moment = moment if at is not None else None
+        try:
+            try:
+                path = self._validate(
+                    asn1_cert, moment, usage, extras, call_crls, call_ocsps, [der, *extra_ders]
+                )
+            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+                # Malformed data found deep inside pyHanko or asn1crypto: a verdict, no
+                # traceback (constructors already refuse most of it up front).
+                failure = PathFailure("malformed", f"malformed data in the path: {exc}")
+                raise _Refused(PathResult(False, self.name, failures=[failure])) from exc
+        except _Refused as refusal:
+            result = refusal.result
+            result.failures = [
+                PathFailure(
+                    f.code, f"no path to an anchor of trust domain {self.name!r}: {f.message}"
+                )
+                if f.code == "no_path"
+                else f
+                for f in result.failures
+            ]
+        else:
+            chain = [from_asn1(c) for c in path.iter_certs(include_root=True)][::-1]
+            result = PathResult(True, self.name, chain=chain)
+            result.trusted_list = self._listing(chain, moment)
+        result.domain = self.name
+        result.validated_at = moment
+        if cacheable:
+            if len(self._cache) >= self.MAX_RESULTS:
+                self._cache.clear()
             self._cache[key] = result
         return result
 
+    def _listing(self, chain: list[x509.Certificate], moment: datetime.datetime) -> str | None:
+        for trusted_list in self.trusted_lists:
+            for ca in chain[1:]:
+                if trusted_list.lists_issuer(ca, at=moment):
+                    return trusted_list.name
+        return None
+
     def _validate(
         self,
-        certificate: x509.Certificate,
+        certificate: asn1_x509.Certificate,
         moment: datetime.datetime,
         usage: str,
-        extras: list[x509.Certificate],
-    ) -> PathResult:
-        context = ValidationContext(
-            trust_roots=self._asn1_anchors,
-            other_certs=self._asn1_intermediates + [to_asn1(c) for c in extras],
-            moment=moment,
-            allow_fetching=False,
-            crls=self.crls,
-            revocation_mode="require" if self.revocation_required else "soft-fail",
-            algorithm_usage_policy=self._algorithm_policy(),
+        extras: list[asn1_x509.Certificate],
+        call_crls: list[asn1_crl.CertificateList],
+        call_ocsps: list[asn1_ocsp.OCSPResponse],
+        originals: list[bytes],
+    ) -> ValidationPath:
+        """``originals``: the DER of the certificate and the extras, as received."""
+        by_issuer = self._crls_by_issuer
+        if call_crls:
+            by_issuer = {k: list(v) for k, v in by_issuer.items()}
+            for issuer, extra in index_crls(call_crls).items():
+                by_issuer.setdefault(issuer, []).extend(extra)
+        leaf_crls = by_issuer.get(certificate.issuer.hashable, [])
+        usable = any(
+            c.fresh_at(moment, self.TIME_TOLERANCE, self.retroactive_revocation) for c in leaf_crls
         )
-        validator = CertificateValidator(to_asn1(certificate), validation_context=context)
-        key_usage = set(USAGES.get(usage, frozenset()))
-        try:
-            path = run_sync(validator.async_validate_usage(key_usage))
-        except errors.RevokedError as exc:
-            return PathResult(
-                False,
-                self.name,
-                failures=[PathFailure("revoked", exc.failure_msg)],
-                revoked_at=exc.revocation_dt,
-                revocation_reason=str(exc.reason.native),
-            )
-        except errors.ExpiredError as exc:
-            return self._fail("expired", exc.failure_msg)
-        except errors.NotYetValidError as exc:
-            return self._fail("not_yet_valid", exc.failure_msg)
-        except errors.DisallowedAlgorithmError as exc:
-            return self._fail("weak_algorithm", exc.failure_msg)
-        except errors.InsufficientRevinfoError as exc:
-            return self._fail("no_revocation_info", exc.failure_msg)
-        except errors.PathBuildingError as exc:
-            return self._fail(
-                "no_path", f"no path to an anchor of trust domain {self.name!r}: {exc}"
-            )
-        except errors.InvalidCertificateError as exc:
-            return self._fail("wrong_usage", exc.failure_msg)
-        except errors.PathValidationError as exc:
-            return self._fail("path_invalid", exc.failure_msg)
-        except errors.ValidationError as exc:
-            return self._fail("path_invalid", exc.failure_msg)
-        # pyHanko lists root first; a report reads leaf first.
-        chain = [from_asn1(c) for c in path.iter_certs(include_root=True)][::-1]
-        return PathResult(True, self.name, chain=chain)
+        ee_rule = self._rule(self.revocation_required or usable)
+        ca_rule = self._rule(self.revocation_required)
 
-    def _fail(self, code: str, message: str) -> PathResult:
-        return PathResult(False, self.name, failures=[PathFailure(code, message)])
+        if self.allow_fetching or call_crls or call_ocsps:
+            return self._one_off(
+                certificate,
+                moment,
+                usage,
+                extras,
+                ee_rule,
+                ca_rule,
+                call_crls,
+                call_ocsps,
+                by_issuer,
+            )
+
+        fast = self._fast_candidate(certificate, leaf_crls, moment)
+        try:
+            context = self._shared_context(moment, _RULES.NO_CHECK if fast else ee_rule, ca_rule)
+            path = self._run(context, certificate, extras, usage)
+        except (errors.ValidationError, errors.PathError) as exc:
+            if classify(exc) == "bad_signature":
+                # Never blame a signature on a shared, already-read object: retry with
+                # everything parsed afresh from the bytes received.
+                fresh = [asn1_x509.Certificate.load(d) for d in originals]
+                return self._one_off(
+                    fresh[0], moment, usage, fresh[1:], ee_rule, ca_rule, [], [], by_issuer
+                )
+            if fast is not None:  # the full way names the failure as pyHanko would
+                return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
+            raise _Refused.from_exception(exc) from exc
+        if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
+            # A CA of the path has a CRL here: check it even without a distribution point.
+            return self._full(
+                certificate, moment, usage, extras, ee_rule, _RULES.CRL_OR_OCSP_REQUIRED
+            )
+        if fast is None:
+            return path
+        certs = list(path.iter_certs(include_root=True))
+        if len(certs) < 2:
+            return path  # the certificate is an anchor itself
+        verdict = self._index_verdict(fast, certificate, certs[-2], moment)
+        if verdict is None:
+            return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
+        if isinstance(verdict, PathResult):
+            raise _Refused(verdict)
+        return path
+
+    def _full(
+        self,
+        certificate: asn1_x509.Certificate,
+        moment: datetime.datetime,
+        usage: str,
+        extras: list[asn1_x509.Certificate],
+        ee_rule: RevocationCheckingRule,
+        ca_rule: RevocationCheckingRule,
+    ) -> ValidationPath:
+        try:
+            return self._run(
+                self._shared_context(moment, ee_rule, ca_rule), certificate, extras, usage
+            )
+        except (errors.ValidationError, errors.PathError) as exc:
+            raise _Refused.from_exception(exc) from exc
+
+    def _one_off(
+        self,
+        certificate: asn1_x509.Certificate,
+        moment: datetime.datetime,
+        usage: str,
+        extras: list[asn1_x509.Certificate],
+        ee_rule: RevocationCheckingRule,
+        ca_rule: RevocationCheckingRule,
+        call_crls: list[asn1_crl.CertificateList],
+        call_ocsps: list[asn1_ocsp.OCSPResponse],
+        by_issuer: dict[str, list[IndexedCrl]],
+    ) -> ValidationPath:
+        """A context for this call only: fetching, or revocation data of one signature."""
+        if call_ocsps and not self.revocation_required:
+            ee_rule = _RULES.CHECK_IF_DECLARED
+        try:
+            fetcher = self._fetcher()
+            context = self._new_context(
+                moment, ee_rule, ca_rule, crls=call_crls, ocsps=call_ocsps, fetcher=fetcher
+            )
+            path = self._run_checked(context, certificate, extras, usage, fetcher)
+            if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
+                fetcher = self._fetcher()
+                context = self._new_context(
+                    moment,
+                    ee_rule,
+                    _RULES.CRL_OR_OCSP_REQUIRED,
+                    crls=call_crls,
+                    ocsps=call_ocsps,
+                    fetcher=fetcher,
+                )
+                path = self._run_checked(context, certificate, extras, usage, fetcher)
+            return path
+        except (errors.ValidationError, errors.PathError) as exc:
+            raise _Refused.from_exception(exc) from exc
+
+    def _fetcher(self) -> Any:
+        """A fresh HTTP fetcher (one per event loop), or None when fetching is off."""
+        if not self.allow_fetching:
+            return None
+        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+        return AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout)
+
+    def _run_checked(
+        self,
+        context: ValidationContext,
+        certificate: asn1_x509.Certificate,
+        extras: list[asn1_x509.Certificate],
+        usage: str,
+        fetcher: Any,
+    ) -> ValidationPath:
+        if fetcher is None:
+            return self._run(context, certificate, extras, usage)
+        return self._run_fetching(context, certificate, extras, usage, fetcher)
+
+    @staticmethod
+    def _ca_revinfo_known(path: ValidationPath, by_issuer: dict[str, list[IndexedCrl]]) -> bool:
+        certs = list(path.iter_certs(include_root=False))[:-1]  # intermediates only
+        return any(c.issuer.hashable in by_issuer for c in certs)
+
+    def _fast_candidate(
+        self,
+        certificate: asn1_x509.Certificate,
+        leaf_crls: list[IndexedCrl],
+        moment: datetime.datetime,
+    ) -> IndexedCrl | None:
+        """The one simple, fresh CRL that can decide the leaf alone, if there is one."""
+        if len(leaf_crls) != 1 or self._asn1_ocsps:
+            return None
+        candidate = leaf_crls[0]
+        if not candidate.simple or not candidate.fresh_at(
+            moment, self.TIME_TOLERANCE, self.retroactive_revocation
+        ):
+            return None
+        if candidate.signature_hash in self._algorithm_policy().weak_hash_algos:
+            return None
+        points = certificate.crl_distribution_points_value
+        for point in points or ():
+            if point["crl_issuer"].native is not None:
+                return None  # an indirect CRL is expected
+        return candidate
+
+    def _index_verdict(
+        self,
+        crl: IndexedCrl,
+        certificate: asn1_x509.Certificate,
+        issuer: asn1_x509.Certificate,
+        moment: datetime.datetime,
+    ) -> bool | PathResult | None:
+        """True (not revoked), a refusal (revoked), or None (let pyHanko decide)."""
+        if not crl.signed_by(issuer):
+            return None
+        entries = crl.entries()
+        if entries is None:
+            return None
+        entry = entries.get(certificate.serial_number)
+        if entry is None or entry.reason == "remove_from_crl" or entry.revoked_at >= moment:
+            return True
+        when = entry.revoked_at.strftime("%H:%M:%S on %Y-%m-%d")
+        reason = asn1_crl.CRLReason(entry.reason).human_friendly
+        return PathResult(
+            False,
+            self.name,
+            failures=[
+                PathFailure(
+                    "revoked",
+                    f"CRL indicates the end-entity certificate was revoked at {when}, "
+                    f"due to {reason}.",
+                )
+            ],
+            revoked_at=entry.revoked_at,
+            revocation_reason=entry.reason,
+        )
+
+
+class _Refused(Exception):
+    """Internal: carries a failed PathResult out of the validation steps."""
+
+    def __init__(self, result: PathResult) -> None:
+        super().__init__(result.failures[0].message if result.failures else "refused")
+        self.result = result
+
+    @classmethod
+    def from_exception(cls, exc: Exception) -> _Refused:
+        code = classify(exc)
+        message = str(getattr(exc, "failure_msg", None) or exc)
+        result = PathResult(False, "", failures=[PathFailure(code, message)])
+        if isinstance(exc, errors.RevokedError):
+            result.revoked_at = exc.revocation_dt
+            result.revocation_reason = str(exc.reason.native)
+        return cls(result)
+
+
+class TrustDomains:
+    """Several named trust domains; a certificate is trusted if one of them accepts it.
+
+    The same certificate can be trusted by the tax service's domain and untrusted by a
+    bank's; the result names the domain that accepted it, or lists why each refused.
+    It offers the same ``validate``/``name``/``legacy_algorithms`` as a TrustContext, so
+    it can be given wherever one is expected.
+    """
+
+    def __init__(self, domains: Sequence[TrustContext]) -> None:
+        if not domains:
+            raise ValueError("give at least one trust domain")
+        self.domains = list(domains)
+        self.name = " | ".join(d.name for d in self.domains)
+
+    @property
+    def legacy_algorithms(self) -> bool:
+        return all(d.legacy_algorithms for d in self.domains)
+
+    def validate(self, certificate: x509.Certificate, **options: object) -> PathResult:
+        results = []
+        for domain in self.domains:
+            result = domain.validate(certificate, **options)  # type: ignore[arg-type]
+            if result.trusted:
+                return result
+            results.append(result)
+        failures = [
+            PathFailure(f.code, f"[{r.domain}] {f.message}") for r in results for f in r.failures
+        ]
+        first = results[0]
+        return PathResult(
+            False,
+            self.name,
+            failures=failures,
+            revoked_at=next((r.revoked_at for r in results if r.revoked_at), None),
+            revocation_reason=next(
+                (r.revocation_reason for r in results if r.revocation_reason), None
+            ),
+            validated_at=first.validated_at,
+        )

@@ -139,15 +139,51 @@ def add_trust_options(parser: argparse.ArgumentParser, *, extra_certs: bool = Tr
         help="accept SHA-1, RSA < 2048 and DSA (for old archives)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_revocation_options(parser)
+
+
+def add_revocation_options(parser: argparse.ArgumentParser) -> None:
+    """OCSP responses, whether revocation status is required, and HTTP fetching."""
+    parser.add_argument(
+        "--ocsp",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="OCSP response(s), DER or PEM (repeatable)",
+    )
+    parser.add_argument(
+        "--require-revocation",
+        action="store_true",
+        help="every certificate of the path needs fresh CRL or OCSP information",
+    )
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="fetch CRLs/OCSP over HTTP from the certificates' CRL DP and AIA (off by default)",
+    )
+    parser.add_argument(
+        "--fetch-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="timeout of each HTTP request when fetching (default 10)",
+    )
+    parser.add_argument("--domain", default="default", help="name of the trust domain")
 
 
 def trust_from(args: argparse.Namespace) -> TrustContext:
     crls = [read_file(p, limit=MAX_INPUT_FILE) for p in args.crl or []]
+    ocsps = [read_file(p, limit=MAX_INPUT_FILE) for p in getattr(args, "ocsp", None) or []]
     return TrustContext(
         certificates_from(args.trust),
         intermediates=certificates_from(getattr(args, "certs", None)),
         crls=[_crl_der(c) for c in crls],
+        ocsps=ocsps,
         legacy_algorithms=args.legacy_algorithms,
+        revocation_required=getattr(args, "require_revocation", False),
+        allow_fetching=getattr(args, "fetch", False),
+        fetch_timeout=getattr(args, "fetch_timeout", 10.0),
+        name=getattr(args, "domain", "default"),
     )
 
 

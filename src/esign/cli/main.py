@@ -10,12 +10,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from esign.cli import ca_cmds, demo, envelope_cmds, signing_cmds
+from esign.cli import ca_cmds, demo, envelope_cmds, signing_cmds, trust_cmds
 from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
 COMMAND_MODULES = (demo, signing_cmds, envelope_cmds, ca_cmds)
+
+# ``esign cert verify`` lives with the trust code; the ``cert`` group with the CA commands.
+if trust_cmds.add_cert_verify not in ca_cmds.CERT_SUBCOMMAND_HOOKS:
+    ca_cmds.CERT_SUBCOMMAND_HOOKS.append(trust_cmds.add_cert_verify)
 
 #: Errors that mean "processed, but the answer is no" (exit 1) rather than "cannot process".
 NOT_VALID_ERRORS: tuple[type[EsignError], ...] = (DecryptionError, NoMatchingRecipientError)
