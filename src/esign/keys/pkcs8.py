@@ -37,7 +37,7 @@ MAX_SCRYPT_MEMORY = 1 << 30  # 128 * r * N bytes
 MAX_SCRYPT_WORK = 1 << 24  # N * p
 
 
-class ScryptParams(core.Sequence):
+class ScryptParams(core.Sequence):  # type: ignore[misc]
     """scrypt-params of RFC 7914 section 7 (asn1crypto has no definition of it)."""
 
     _fields: ClassVar[list[tuple[str, type, dict[str, object]]]] = [
