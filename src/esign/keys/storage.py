@@ -102,11 +102,11 @@ def save_key(
 
 
 def detect_format(data: bytes) -> Literal["pkcs8-pem", "pkcs8-der", "pkcs12", "unknown"]:
-    """Guess a key file's container from its first bytes (nothing is decrypted)."""
-    head = data.lstrip()[:64]
-    if any(head.startswith(label[:20]) for label in _PEM_KEY_LABELS) or head.startswith(
-        b"-----BEGIN"
-    ):
+    """Guess a key file's container from its bytes (nothing is decrypted).
+
+    PEM may follow explanatory text, as ``openssl pkcs12 -nodes`` writes ("Bag Attributes").
+    """
+    if b"-----BEGIN " in data[:4096]:
         return "pkcs8-pem"
     if not data.startswith(b"\x30"):
         return "unknown"
