@@ -6,9 +6,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from asn1crypto import algos
+from asn1crypto import algos, pem
 from asn1crypto import keys as asn1_keys
-from asn1crypto import pem
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from asn1crypto import cms, pkcs12
 from cryptography import x509
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12 as c_pkcs12
@@ -53,7 +54,7 @@ def looks_like_pkcs12(data: bytes) -> bool:
             "data",
             "signed_data",
         )
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return False
 
 
@@ -189,7 +190,11 @@ def parse_pkcs12(data: bytes, password: str | bytes | None) -> KeyBundle:
         raise WrongPasswordError(
             "wrong password for the PKCS#12 file (or the file is damaged)"
         ) from exc
-    except TypeError as exc:
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedAlgorithmError(
+            f"unsupported algorithm in the PKCS#12 file: {exc}"
+        ) from exc
+    except (TypeError, InternalError) as exc:
         raise MalformedInputError("not a readable PKCS#12 file") from exc
     if loaded.key is None:
         raise MalformedInputError("the PKCS#12 file holds no private key")

@@ -176,11 +176,13 @@ def inspect_encrypted(der: bytes) -> Protection:
             r = int(scrypt["block_size"].native)
             p = int(scrypt["parallelization_parameter"].native)
             _check_scrypt(n, r, p)
+            _check_key_length(scrypt["key_length"].native, cipher)
             return Protection("pbes2", "scrypt", cipher, {"N": n, "r": r, "p": p})
         if kdf["algorithm"].native == "pbkdf2":
             pbkdf2 = kdf["parameters"]
             iterations = int(pbkdf2["iteration_count"].native)
             _check_iterations(iterations)
+            _check_key_length(pbkdf2["key_length"].native, cipher)
             prf = str(pbkdf2["prf"]["algorithm"].native)
             return Protection(
                 "pbes2", "pbkdf2", cipher, {"iterations": iterations, "prf": prf.replace("_", "-")}
@@ -190,6 +192,14 @@ def inspect_encrypted(der: bytes) -> Protection:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise MalformedInputError("not a readable encrypted PKCS#8 key") from exc
     raise UnsupportedAlgorithmError(f"unsupported PBES2 key derivation {kdf_oid}")
+
+
+_KEY_LENGTHS = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+
+
+def _check_key_length(length: int | None, cipher: str) -> None:
+    if length is not None and length != _KEY_LENGTHS.get(cipher, length):
+        raise MalformedInputError(f"key file gives KDF key length {length} for {cipher}")
 
 
 def _check_iterations(iterations: int) -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from esign.errors import (
@@ -150,6 +150,9 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
         raise
     except UnsupportedAlgorithm as exc:
         raise UnsupportedAlgorithmError(f"unsupported private key algorithm: {exc}") from exc
+    except InternalError as exc:
+        # OpenSSL rejected the decrypted bytes in a way cryptography does not classify.
+        raise MalformedInputError("not a readable private key (damaged or unsupported)") from exc
     except (ValueError, TypeError) as exc:
         message = str(exc).lower()
         if pw is not None and ("decrypt" in message or "password" in message):
@@ -168,7 +171,7 @@ def _check_der_bounds(data: bytes) -> None:
 
     try:
         keys.EncryptedPrivateKeyInfo.load(data, strict=True).native  # noqa: B018
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return  # not encrypted PKCS#8: cryptography reads (or refuses) it
     inspect_encrypted(data)
 
