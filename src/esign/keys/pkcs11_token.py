@@ -88,7 +88,13 @@ class Pkcs11Token:
         with _token_errors(f"token {token_label!r}"):
             self._lib = p11.lib(path)
             token = self._lib.get_token(token_label=token_label)
-            self._session = token.open(rw=True, user_pin=pin_text)
+            try:
+                self._session = token.open(rw=True, user_pin=pin_text)
+            except p11.exceptions.UserAlreadyLoggedIn:
+                # PKCS#11 logins are per process: a second login cannot check the PIN.
+                raise TokenError(
+                    f"token {token_label!r} is already open in this process: use that session"
+                ) from None
         self.label = token_label
 
     def close(self) -> None:
