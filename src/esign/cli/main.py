@@ -10,12 +10,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from esign.cli import demo, envelope_cmds, signing_cmds
+from esign.cli import demo, envelope_cmds, key_cmds, signing_cmds
 from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
-COMMAND_MODULES = (demo, signing_cmds, envelope_cmds)
+COMMAND_MODULES = (demo, signing_cmds, envelope_cmds, key_cmds)
 
 #: Errors that mean "processed, but the answer is no" (exit 1) rather than "cannot process".
 NOT_VALID_ERRORS: tuple[type[EsignError], ...] = (DecryptionError, NoMatchingRecipientError)
