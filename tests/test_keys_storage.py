@@ -374,3 +374,11 @@ def test_pkcs12_with_a_cyrillic_password_both_ways(openssl: str, tmp_path: Path)
     assert load_pkcs12(theirs, password).key.public_key() == key.public_key()
     with pytest.raises(WrongPasswordError):
         load_pkcs12(ours, "пароль")
+
+
+@pytest.mark.parametrize("form", ["expanded", "both"])
+def test_rfc9881_expanded_forms_are_named(form: str) -> None:
+    if not VECTORS.exists():
+        pytest.skip("shared/vectors not present")
+    with pytest.raises(UnsupportedAlgorithmError, match=f"ML-DSA-65 private key in the {form}"):
+        load_key(VECTORS / f"ML-DSA-65-{form}.priv")

@@ -159,10 +159,42 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
             raise WrongPasswordError(
                 "wrong password for the private key (or the file is damaged)"
             ) from exc
+        _explain_post_quantum_form(data)
         raise MalformedInputError("not a readable private key (PEM or DER)") from exc
     if not isinstance(key, PRIVATE_KEY_TYPES):
         raise UnsupportedAlgorithmError(f"unsupported private key type {type(key).__name__}")
     return key  # type: ignore[return-value]
+
+
+_PQ_OIDS = {
+    "2.16.840.1.101.3.4.3.17": "ML-DSA-44",
+    "2.16.840.1.101.3.4.3.18": "ML-DSA-65",
+    "2.16.840.1.101.3.4.3.19": "ML-DSA-87",
+    "2.16.840.1.101.3.4.4.2": "ML-KEM-768",
+    "2.16.840.1.101.3.4.4.3": "ML-KEM-1024",
+}
+
+
+def _explain_post_quantum_form(data: bytes) -> None:
+    """Name the unsupported ML-DSA / ML-KEM private key forms instead of "unreadable".
+
+    RFC 9881 and its ML-KEM sibling allow a seed, an expanded key, or both; ``cryptography``
+    reads the seed form only, and cannot check an expanded key against its seed.
+    """
+    from asn1crypto import core, pem
+
+    try:
+        der = pem.unarmor(data[data.index(b"-----BEGIN ") :])[2] if b"-----BEGIN " in data else data
+        info = core.Sequence.load(der)
+        oid = core.Sequence.load(info[1].dump())[0]
+        name = _PQ_OIDS.get(core.ObjectIdentifier.load(oid.dump()).dotted)
+        form = {0x04: "expanded", 0x30: "both (seed and expanded)"}.get(info[2].contents[0])
+    except (ValueError, TypeError, KeyError, IndexError):
+        return
+    if name and form:
+        raise UnsupportedAlgorithmError(
+            f"{name} private key in the {form} form: esign reads the seed form only"
+        )
 
 
 def _check_der_bounds(data: bytes) -> None:
