@@ -168,3 +168,39 @@ def test_handle_signs_cms_through_pyhanko(openssl: str, tmp_path: Path, name: st
         "-out", "/dev/null",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_oaep_parameters_sha1_mgf_and_label() -> None:
+    handle = LocalKey(key_of("rsa-3072"))
+    public = handle.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    cek = b"k" * 32
+    sha1 = padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)
+    assert handle.decrypt(public.encrypt(cek, sha1), digest="sha1") == cek
+    mixed = padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA384(), b"label")
+    ciphertext = public.encrypt(cek, mixed)
+    assert handle.decrypt(ciphertext, digest="sha384", mgf_digest="sha1", label=b"label") == cek
+    with pytest.raises(DecryptionError):
+        handle.decrypt(ciphertext, digest="sha384", mgf_digest="sha1", label=b"other")
+    with pytest.raises(UnsupportedAlgorithmError):
+        handle.decrypt(ciphertext, digest="md5")
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("md", ["sha1", "sha256"])
+def test_handle_decrypts_what_openssl_encrypts(openssl: str, tmp_path: Path, md: str) -> None:
+    handle = LocalKey(key_of("rsa-3072"))
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(
+        handle.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    cek = bytes(range(32))
+    result = run(
+        openssl, "pkeyutl", "-encrypt", "-pubin", "-inkey", pub,
+        "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", f"rsa_oaep_md:{md}",
+        "-pkeyopt", f"rsa_mgf1_md:{md}", input=cek,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert handle.decrypt(result.stdout, digest=md) == cek

@@ -47,6 +47,19 @@ def hash_algorithm(name: str) -> hashes.HashAlgorithm:
         ) from None
 
 
+#: OAEP's hash needs no collision resistance: SHA-1 is accepted there (RFC 8017's default,
+#: what ``openssl cms -encrypt`` writes), and nowhere else.
+OAEP_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, **DIGESTS}
+
+
+def oaep_hash(name: str) -> hashes.HashAlgorithm:
+    """The hash object for an RSA-OAEP digest name (SHA-1 allowed), or a named refusal."""
+    try:
+        return OAEP_DIGESTS[name.lower().replace("-", "")]()
+    except KeyError:
+        raise UnsupportedAlgorithmError(f"RSA-OAEP with {name!r} is not supported") from None
+
+
 def default_scheme(algorithm: str) -> str:
     """The signature scheme esign uses for a key algorithm unless told otherwise."""
     schemes = ALGORITHMS[algorithm].signature_schemes if algorithm in ALGORITHMS else ()
@@ -80,8 +93,15 @@ class KeyHandle(Protocol):
         """Sign ``data`` (hashing it with ``digest`` where the scheme hashes first)."""
         ...
 
-    def decrypt(self, ciphertext: bytes, *, digest: str = "sha256") -> bytes:
-        """RSA-OAEP key transport (MGF1 with the same hash, no label)."""
+    def decrypt(
+        self,
+        ciphertext: bytes,
+        *,
+        digest: str = "sha256",
+        mgf_digest: str | None = None,
+        label: bytes | None = None,
+    ) -> bytes:
+        """RSA-OAEP key transport (MGF1 with ``mgf_digest``, default the same hash)."""
         ...
 
     def exchange(self, peer: PublicKey) -> bytes:
@@ -122,13 +142,21 @@ def sign_with(
     raise UnsupportedAlgorithmError(f"{algorithm} keys cannot sign")
 
 
-def decrypt_with(key: PrivateKey, ciphertext: bytes, *, digest: str = "sha256") -> bytes:
+def decrypt_with(
+    key: PrivateKey,
+    ciphertext: bytes,
+    *,
+    digest: str = "sha256",
+    mgf_digest: str | None = None,
+    label: bytes | None = None,
+) -> bytes:
     """RSA-OAEP decryption; every failure is the one uniform :class:`DecryptionError`."""
     if not isinstance(key, rsa.RSAPrivateKey):
         raise UnsupportedAlgorithmError(f"{algorithm_name(key)} keys do not do key transport")
-    hash_ = hash_algorithm(digest)
+    hash_ = oaep_hash(digest)
+    mgf = oaep_hash(mgf_digest or digest)
     try:
-        return key.decrypt(ciphertext, padding.OAEP(padding.MGF1(hash_), hash_, None))
+        return key.decrypt(ciphertext, padding.OAEP(padding.MGF1(mgf), hash_, label or None))
     except ValueError:
         raise DecryptionError() from None
 
@@ -181,8 +209,17 @@ class LocalKey:
     def sign(self, data: bytes, *, digest: str = "sha256", scheme: str | None = None) -> bytes:
         return sign_with(self._key, data, digest=digest, scheme=scheme)
 
-    def decrypt(self, ciphertext: bytes, *, digest: str = "sha256") -> bytes:
-        return decrypt_with(self._key, ciphertext, digest=digest)
+    def decrypt(
+        self,
+        ciphertext: bytes,
+        *,
+        digest: str = "sha256",
+        mgf_digest: str | None = None,
+        label: bytes | None = None,
+    ) -> bytes:
+        return decrypt_with(
+            self._key, ciphertext, digest=digest, mgf_digest=mgf_digest, label=label
+        )
 
     def exchange(self, peer: PublicKey) -> bytes:
         return exchange_with(self._key, peer)

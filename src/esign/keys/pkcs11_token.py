@@ -33,7 +33,7 @@ from esign.errors import (
     WrongPasswordError,
 )
 from esign.keys.algorithms import PublicKey, get_algorithm
-from esign.keys.handle import check_scheme, hash_algorithm
+from esign.keys.handle import check_scheme, hash_algorithm, oaep_hash
 
 #: Where Debian's softhsm2 package puts its PKCS#11 module.
 SOFTHSM2_LIBRARY = "/usr/lib/softhsm/libsofthsm2.so"
@@ -41,7 +41,6 @@ SOFTHSM2_LIBRARY = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_ALGORITHMS = ("ec-p256", "ec-p384", "ed25519", "rsa-3072", "rsa-4096")
 
 _CURVES = {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}
-_OAEP_DIGESTS = ("sha1", "sha256", "sha384", "sha512")
 
 
 def _pkcs11() -> Any:
@@ -265,26 +264,30 @@ class Pkcs11Key:
                 )
             return bytes(self._private.sign(data, mechanism=getattr(mech, f"{name}_RSA_PKCS")))
 
-    def decrypt(self, ciphertext: bytes, *, digest: str = "sha256") -> bytes:
-        """RSA-OAEP on the token. ``digest="sha1"`` is accepted here: OAEP's hash needs no
-        collision resistance, and some tokens (SoftHSM 2.6) implement only SHA-1 OAEP."""
+    def decrypt(
+        self,
+        ciphertext: bytes,
+        *,
+        digest: str = "sha256",
+        mgf_digest: str | None = None,
+        label: bytes | None = None,
+    ) -> bytes:
+        """RSA-OAEP on the token. SHA-1 is accepted (OAEP's hash needs no collision
+        resistance), and some tokens (SoftHSM 2.6) implement only SHA-1 OAEP."""
         if not isinstance(self._public, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError(f"{self._algorithm} keys do not do key transport")
-        name = digest.lower().replace("-", "")
-        if name not in _OAEP_DIGESTS:
-            raise UnsupportedAlgorithmError(f"RSA-OAEP with {digest!r} is not supported")
+        name = oaep_hash(digest).name.replace("-", "").upper()  # SHA1, SHA256, ...
+        mgf_name = oaep_hash(mgf_digest or digest).name.replace("-", "").upper()
         p11 = _pkcs11()
-        mech_name = "SHA_1" if name == "sha1" else name.upper()
-        mgf_name = "SHA1" if name == "sha1" else name.upper()
         try:
             return bytes(
                 self._private.decrypt(
                     ciphertext,
                     mechanism=p11.Mechanism.RSA_PKCS_OAEP,
                     mechanism_param=(
-                        getattr(p11.Mechanism, mech_name),
+                        getattr(p11.Mechanism, "SHA_1" if name == "SHA1" else name),
                         getattr(p11.MGF, mgf_name),
-                        None,
+                        label or None,
                     ),
                 )
             )

@@ -364,8 +364,15 @@ class VaultKey:
     def sign(self, data: bytes, *, digest: str = "sha256", scheme: str | None = None) -> bytes:
         return self._handle().sign(data, digest=digest, scheme=scheme)
 
-    def decrypt(self, ciphertext: bytes, *, digest: str = "sha256") -> bytes:
-        return self._handle().decrypt(ciphertext, digest=digest)
+    def decrypt(
+        self,
+        ciphertext: bytes,
+        *,
+        digest: str = "sha256",
+        mgf_digest: str | None = None,
+        label: bytes | None = None,
+    ) -> bytes:
+        return self._handle().decrypt(ciphertext, digest=digest, mgf_digest=mgf_digest, label=label)
 
     def exchange(self, peer: PublicKey) -> bytes:
         return self._handle().exchange(peer)
