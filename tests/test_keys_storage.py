@@ -382,3 +382,13 @@ def test_rfc9881_expanded_forms_are_named(form: str) -> None:
         pytest.skip("shared/vectors not present")
     with pytest.raises(UnsupportedAlgorithmError, match=f"ML-DSA-65 private key in the {form}"):
         load_key(VECTORS / f"ML-DSA-65-{form}.priv")
+
+
+def test_overwriting_a_loose_file_makes_it_private(tmp_path: Path) -> None:
+    path = tmp_path / "k.pem"
+    path.write_text("old")
+    path.chmod(0o644)
+    save_key(key_of("ec-p256"), path, PASSWORD)
+    assert path.stat().st_mode & 0o077 == 0
+    assert load_key(path, PASSWORD).public_key() == key_of("ec-p256").public_key()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.pem"], "no temporary file left"

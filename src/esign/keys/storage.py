@@ -6,7 +6,9 @@ PRIVATE KEY", encrypted or not, and PKCS#12) and turns every failure into a name
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -79,11 +81,24 @@ def dump_key(
 
 
 def write_private_file(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write a file readable only by its owner (mode 0600), replacing any old content."""
+    """Write a file readable only by its owner (mode 0600), atomically.
+
+    The bytes go to a private temporary file beside the target, which then replaces it:
+    a crash never leaves half a key, and an old file's looser mode is not inherited.
+    """
     target = Path(path)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def save_key(
