@@ -112,3 +112,49 @@ def test_every_algorithm_is_offered() -> None:
     text = "".join(result.stdout.split())  # argparse wraps lines at hyphens
     for name in ALGORITHMS:
         assert name in text
+
+
+def _on_a_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run esign with a pseudo-terminal as its controlling terminal, typing ``answers``."""
+    import os
+    import pty
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "ESIGN_PASSWORD"}
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        os.execve(sys.executable, [sys.executable, "-m", "esign", *args], env)
+    output = b""
+    for answer in answers:
+        while b"password" not in output.split(b"\n")[-1].lower():
+            output += os.read(fd, 1024)
+        os.write(fd, answer.encode() + b"\n")
+        output += b"\n"
+        time.sleep(0.05)
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_generate_prompts_twice_on_a_terminal_and_echoes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "k.pem"
+    code, screen = _on_a_terminal(
+        ["key", "generate", "--alg", "ed25519", "--out", str(out)], [PASSWORD, PASSWORD]
+    )
+    assert code == 0, screen
+    assert PASSWORD not in screen, "the password must not be echoed"
+    assert algorithm_name(load_key(out, PASSWORD)) == "ed25519"
+    code, screen = _on_a_terminal(
+        ["key", "generate", "--alg", "ed25519", "--out", str(tmp_path / "x.pem")],
+        [PASSWORD, PASSWORD + "typo"],
+    )
+    assert code == 2 and "the two passwords differ" in screen
+    assert not (tmp_path / "x.pem").exists()
