@@ -221,3 +221,20 @@ def test_tampered_row_does_not_unlock(tmp_path: Path, clock: Clock) -> None:
 
 def test_default_kdf_is_rfc9106_second_option() -> None:
     assert Argon2Params() == Argon2Params(iterations=3, lanes=4, memory_cost=64 * 1024)
+
+
+def test_pepper_and_stored_parameters(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "vault.sqlite"
+    with KeyVault(path, clock=clock, kdf=FAST, pepper=b"service secret") as vault:
+        vault.create_key("k", "ec-p256", "pw")
+    assert path.stat().st_mode & 0o077 == 0, "the vault file is private to the service"
+    # Another pepper (a stolen database without the service's configuration) cannot open it.
+    with (
+        KeyVault(path, clock=clock, kdf=FAST, pepper=b"guess") as vault,
+        pytest.raises(WrongPasswordError),
+    ):
+        vault.unlock("k", "pw")
+    # KDF parameters are stored per key: a vault configured with new ones opens old keys.
+    stronger = Argon2Params(iterations=2, lanes=2, memory_cost=16 * 1024)
+    with KeyVault(path, clock=clock, kdf=stronger, pepper=b"service secret") as vault:
+        vault.unlock("k", "pw").close()

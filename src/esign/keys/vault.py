@@ -18,6 +18,7 @@ revoked and a new key made.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sqlite3
@@ -112,6 +113,10 @@ class KeyVault:
         self._kdf = kdf or Argon2Params()
         self._pepper = pepper
         self._lock = threading.Lock()
+        location = os.fspath(path)
+        if location != ":memory:" and not os.path.exists(location):
+            with contextlib.suppress(OSError):  # sqlite reports the real problem below
+                os.close(os.open(location, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
             self._db = sqlite3.connect(
                 os.fspath(path), isolation_level=None, check_same_thread=False, timeout=30
