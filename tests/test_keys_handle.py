@@ -25,9 +25,9 @@ from esign.keys import (
     generate_key,
     names_for,
 )
+from esign.keys.cms_signer import HandleSigner
 
 from .conftest import run
-from .keys_signer import HandleSigner
 
 DATA = b"Tax return 2026: income 1 250 000"
 

@@ -28,10 +28,10 @@ from esign.errors import (
     WrongPasswordError,
 )
 from esign.keys import KeyHandle, Pkcs11Key, Pkcs11Token, generate_key
+from esign.keys.cms_signer import HandleSigner
 from esign.keys.pkcs11_token import SOFTHSM2_LIBRARY
 
 from .conftest import run
-from .keys_signer import HandleSigner
 
 PIN = "4321"
 LABEL = "esign-test"

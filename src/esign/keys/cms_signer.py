@@ -1,6 +1,9 @@
-"""The reference plug for signing/: a pyHanko ``Signer`` whose raw signature comes from a
-:class:`~esign.keys.KeyHandle` (local, vault or PKCS#11), so the private key never has to
-be a ``cryptography`` object in this process."""
+"""A pyHanko ``Signer`` whose raw signature comes from a :class:`~esign.keys.KeyHandle`.
+
+This is how signing/ plugs in a key wherever it lives (local, vault, PKCS#11): pyHanko
+builds the CMS and its signed attributes, the handle signs them, and the private key never
+has to be a ``cryptography`` object in this process.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from esign.keys import KeyHandle
+from esign.keys.handle import KeyHandle
 
 
 def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
