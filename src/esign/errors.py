@@ -147,3 +147,31 @@ class TrustedListError(MalformedInputError):
     """A trusted list cannot be read, or its signature does not verify."""
 
     code = "trusted_list"
+
+
+class UnknownKeyFormatError(MalformedInputError):
+    """A file is not a private key in any format esign reads (PKCS#8, PKCS#12, PEM)."""
+
+    code = "unknown_key_format"
+
+
+class KeyNotFoundError(KeyStorageError):
+    """No key with that identifier in the vault or on the token."""
+
+    code = "key_not_found"
+
+
+class KeyLockedError(KeyStorageError):
+    """Too many wrong passwords: the key is locked until ``locked_until``."""
+
+    code = "key_locked"
+
+    def __init__(self, message: str, locked_until: object = None) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until
+
+
+class TokenError(KeyStorageError):
+    """A PKCS#11 token or its library refused an operation."""
+
+    code = "token"

@@ -1,0 +1,193 @@
+"""Keys on a PKCS#11 token, tested against a real SoftHSM2 token made for this run.
+
+The token lives in a temporary directory with its own softhsm2.conf (SOFTHSM2_CONF), is
+initialised with softhsm2-util, and is used through /usr/lib/softhsm/libsofthsm2.so.
+Missing softhsm2 is a skip locally and a failure on CI (like the openssl fixture).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from esign import verify
+from esign._sync import run_sync
+from esign.certs import CertificateAuthority, TrustContext
+from esign.errors import (
+    DecryptionError,
+    KeyNotFoundError,
+    KeyStorageError,
+    TokenError,
+    UnsupportedAlgorithmError,
+    WrongPasswordError,
+)
+from esign.keys import KeyHandle, Pkcs11Key, Pkcs11Token, generate_key
+from esign.keys.cms_signer import HandleSigner
+from esign.keys.pkcs11_token import SOFTHSM2_LIBRARY
+
+from .conftest import run
+
+PIN = "4321"
+LABEL = "esign-test"
+OTHER = "esign-other"  # opened and closed by single tests
+DATA = b"Tax return 2026"
+
+
+@pytest.fixture(scope="module")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh SoftHSM2 token; yields the PKCS#11 module path."""
+    util = shutil.which("softhsm2-util")
+    if util is None or not os.path.exists(SOFTHSM2_LIBRARY):
+        if os.environ.get("CI"):
+            pytest.fail("softhsm2 is required on CI (.ci/run installs it)")
+        pytest.skip("softhsm2 not installed")
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {folder / 'tokens'}\n"
+        "objectstore.backend = file\nlog.level = ERROR\n"
+    )
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    for label in (LABEL, OTHER):
+        result = run(
+            util, "--init-token", "--free", "--label", label, "--so-pin", "87654321", "--pin", PIN
+        )
+        assert result.returncode == 0, result.stderr
+    yield SOFTHSM2_LIBRARY
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+@pytest.fixture(scope="module")
+def token(softhsm: str) -> Iterator[Pkcs11Token]:
+    with Pkcs11Token(LABEL, PIN, library=softhsm) as session:
+        yield session
+
+
+@pytest.mark.parametrize(
+    ("name", "digest"),
+    [("ec-p256", "sha256"), ("ec-p384", "sha384"), ("ed25519", "sha512"), ("rsa-3072", "sha256")],
+)
+def test_generate_on_the_token_and_sign(token: Pkcs11Token, name: str, digest: str) -> None:
+    key = token.generate_key(name, f"sign-{name}")
+    assert isinstance(key, KeyHandle) and key.algorithm == name
+    public = key.public_key()
+    signature = key.sign(DATA, digest=digest)
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        public.verify(
+            signature, DATA, ec.ECDSA(hashes.SHA384() if digest == "sha384" else hashes.SHA256())
+        )
+    elif isinstance(public, ed25519.Ed25519PublicKey):
+        public.verify(signature, DATA)
+    else:
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(
+            signature, DATA, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()
+        )
+        v15 = key.sign(DATA, scheme="rsa-pkcs1v15")
+        public.verify(v15, DATA, padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_the_private_key_never_leaves_the_token(token: Pkcs11Token) -> None:
+    import pkcs11
+
+    key = token.generate_key("ec-p256", "sealed")
+    private = key._private
+    assert private[pkcs11.Attribute.SENSITIVE] is True
+    assert private[pkcs11.Attribute.EXTRACTABLE] is False
+    assert private[pkcs11.Attribute.NEVER_EXTRACTABLE] is True
+    with pytest.raises(pkcs11.exceptions.AttributeSensitive):
+        private[pkcs11.Attribute.VALUE]
+
+
+def test_rsa_oaep_decryption_on_the_token(token: Pkcs11Token) -> None:
+    key = token.generate_key("rsa-3072", "transport")
+    public = key.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    cek = os.urandom(32)
+    sha1 = padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)
+    assert key.decrypt(public.encrypt(cek, sha1), digest="sha1") == cek
+    damaged = bytearray(public.encrypt(cek, sha1))
+    damaged[5] ^= 1
+    with pytest.raises(DecryptionError):
+        key.decrypt(bytes(damaged), digest="sha1")
+    # OAEP with SHA-256 depends on the token: SoftHSM 2.6 implements only SHA-1 OAEP.
+    sha256 = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
+    try:
+        assert key.decrypt(public.encrypt(cek, sha256)) == cek
+    except TokenError as exc:
+        assert "does not support RSA-OAEP with sha256" in str(exc)
+
+
+@pytest.mark.parametrize("name", ["ec-p256", "ec-p384"])
+def test_ecdh_on_the_token(token: Pkcs11Token, name: str) -> None:
+    key = token.generate_key(name, f"agree-{name}")
+    peer = generate_key(name)
+    assert isinstance(peer, ec.EllipticCurvePrivateKey)
+    expected = peer.exchange(ec.ECDH(), key.public_key())  # type: ignore[arg-type]
+    assert key.exchange(peer.public_key()) == expected
+    with pytest.raises(UnsupportedAlgorithmError):
+        key.exchange(generate_key("ec-p384" if name == "ec-p256" else "ec-p256").public_key())
+
+
+def test_token_key_signs_cms_that_esign_and_openssl_verify(
+    token: Pkcs11Token, openssl: str, tmp_path: Path
+) -> None:
+    ca = CertificateAuthority.create_root("CN=Token Test CA")
+    key = token.generate_key("ec-p256", "cms")
+    cert = ca.issue(key.public_key(), subject="CN=Ivan Ivanov", profile="signing")
+    der = run_sync(
+        HandleSigner(key, cert).async_sign_general_data(DATA, "sha256", detached=True)
+    ).dump()
+    assert verify(der, DATA, trust=TrustContext([ca.certificate])).valid
+    (tmp_path / "s.p7s").write_bytes(der)
+    (tmp_path / "d").write_bytes(DATA)
+    (tmp_path / "ca.pem").write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+    result = run(
+        openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "s.p7s",
+        "-content", tmp_path / "d", "-CAfile", tmp_path / "ca.pem", "-purpose", "any",
+        "-out", "/dev/null",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_keys_are_found_again_by_label(softhsm: str) -> None:
+    with Pkcs11Token(OTHER, PIN, library=softhsm) as first:
+        made = first.generate_key("ec-p256", "persistent")
+        with pytest.raises(TokenError, match="already open"):
+            Pkcs11Token(OTHER, "a wrong PIN cannot be checked now", library=softhsm)
+    with Pkcs11Token(OTHER, PIN, library=softhsm) as again:
+        found = again.key("persistent")
+        assert isinstance(found, Pkcs11Key)
+        assert found.public_key() == made.public_key()
+        assert "persistent" in again.labels()
+        with pytest.raises(KeyNotFoundError):
+            again.key("no such label")
+        with pytest.raises(KeyStorageError, match="already holds"):
+            again.generate_key("ec-p256", "persistent")
+
+
+def test_errors_are_named(token: Pkcs11Token, softhsm: str) -> None:
+    with pytest.raises(WrongPasswordError):
+        Pkcs11Token(OTHER, "0000", library=softhsm)
+    with pytest.raises(TokenError, match="no such token"):
+        Pkcs11Token("absent-token", PIN, library=softhsm)
+    with pytest.raises(TokenError, match="no PKCS#11 module"):
+        Pkcs11Token(LABEL, PIN, library="/nonexistent/libpkcs11.so")
+    with pytest.raises(UnsupportedAlgorithmError, match="not generated on tokens"):
+        token.generate_key("ml-dsa-65", "pq")
+    ec_key = token.generate_key("ec-p256", "no-transport")
+    with pytest.raises(UnsupportedAlgorithmError):
+        ec_key.decrypt(b"x")
+    with pytest.raises(UnsupportedAlgorithmError):
+        ec_key.decapsulate(b"x")
