@@ -575,3 +575,17 @@ def test_odd_inputs_are_named_errors(root: CertificateAuthority) -> None:
     assert far.not_valid_after_utc == root.certificate.not_valid_after_utc
     forever = CertificateAuthority.create_root("CN=Forever", days=10**9)
     assert forever.certificate.not_valid_after_utc.year == 9999
+
+
+def test_post_quantum_ca_and_certificates() -> None:
+    """An ML-DSA CA signs certificates; ML-KEM keys get encryption certificates (RFC 9935)."""
+    from esign.keys import generate_key
+
+    root = CertificateAuthority.create_root("CN=PQ Root", algorithm="ml-dsa-65")
+    signer = generate_key("ml-dsa-44")
+    signing = root.issue(signer.public_key(), subject="CN=PQ Signer", profile="signing")
+    assert TrustContext([root.certificate]).validate(signing).trusted
+    recipient = generate_key("ml-kem-768")
+    encryption = root.issue(recipient.public_key(), subject="CN=PQ Recipient", profile="encryption")
+    usage = encryption.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_encipherment and not usage.digital_signature and not usage.key_agreement

@@ -27,7 +27,7 @@ from typing import Any
 from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
@@ -114,8 +114,17 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
 
 
 def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
-    """The hash a CA key signs certificates with (None for Ed25519, which hashes itself)."""
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    """The hash a CA key signs certificates with (None for Ed25519 and ML-DSA, which hash
+    internally)."""
+    if isinstance(
+        key,
+        (
+            ed25519.Ed25519PrivateKey,
+            mldsa.MLDSA44PrivateKey,
+            mldsa.MLDSA65PrivateKey,
+            mldsa.MLDSA87PrivateKey,
+        ),
+    ):
         return None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()

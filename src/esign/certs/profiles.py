@@ -29,7 +29,7 @@ from typing import Literal
 
 from asn1crypto import core
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.ades import qualified_asn1
@@ -120,8 +120,10 @@ class Profile:
             return _usage(key_encipherment=True)
         if isinstance(public_key, (ec.EllipticCurvePublicKey, x25519.X25519PublicKey)):
             return _usage(key_agreement=True)
+        if isinstance(public_key, (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)):
+            return _usage(key_encipherment=True)  # RFC 9935: the only usage an ML-KEM key has
         raise CertificateProfileError(
-            f"profile {self.name!r} needs an RSA, EC or X25519 key, "
+            f"profile {self.name!r} needs an RSA, EC, X25519 or ML-KEM key, "
             f"not {algorithm_name(public_key)}"
         )
 
