@@ -161,7 +161,7 @@ def test_profile_refuses_a_key_it_cannot_honour(
 
 
 def test_encryption_refuses_an_ed25519_key(root: CertificateAuthority) -> None:
-    with pytest.raises(CertificateProfileError, match="RSA, EC or X25519"):
+    with pytest.raises(CertificateProfileError, match="RSA, EC, X25519 or ML-KEM"):
         root.issue(generate_key("ed25519").public_key(), subject="CN=x", profile="encryption")
 
 
