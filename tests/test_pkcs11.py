@@ -191,3 +191,22 @@ def test_errors_are_named(token: Pkcs11Token, softhsm: str) -> None:
         ec_key.decrypt(b"x")
     with pytest.raises(UnsupportedAlgorithmError):
         ec_key.decapsulate(b"x")
+
+
+@pytest.mark.parametrize("name", ["ec-p256", "ec-p384"])
+def test_token_key_opens_an_envelope(token: Pkcs11Token, name: str) -> None:
+    """Sealed to a certificate whose key lives on the token; ECDH happens on the token."""
+    from esign import open_envelope, seal
+
+    ca = CertificateAuthority.create_root("CN=Token Envelope CA")
+    signer = generate_key("ec-p256")
+    signer_cert = ca.issue(signer.public_key(), subject="CN=Ivanov", profile="signing")
+    key = token.generate_key(name, f"envelope-{name}")
+    cert = ca.issue(key.public_key(), subject="CN=Tax Service", profile="encryption")
+    envelope = seal(DATA, signer=(signer, signer_cert), recipients=[cert])
+    opened = open_envelope(envelope, recipient=(key, cert), trust=TrustContext([ca.certificate]))
+    assert opened.content == DATA and opened.report.valid, opened.report.errors
+    with pytest.raises(DecryptionError):
+        damaged = bytearray(envelope)
+        damaged[-30] ^= 1
+        open_envelope(bytes(damaged), recipient=(key, cert), trust=TrustContext([ca.certificate]))

@@ -238,3 +238,25 @@ def test_pepper_and_stored_parameters(tmp_path: Path, clock: Clock) -> None:
     stronger = Argon2Params(iterations=2, lanes=2, memory_cost=16 * 1024)
     with KeyVault(path, clock=clock, kdf=stronger, pepper=b"service secret") as vault:
         vault.unlock("k", "pw").close()
+
+
+def test_vault_key_opens_an_envelope_sealed_to_its_certificate() -> None:
+    """The hosted-vault choice end to end: the tax service's key lives in the vault."""
+    from esign import open_envelope, seal
+    from esign.certs import CertificateAuthority, TrustContext
+    from esign.keys import generate_key
+    from esign.keys.vault import KeyVault
+
+    ca = CertificateAuthority.create_root("CN=Root")
+    signer = generate_key("ec-p256")
+    signer_cert = ca.issue(signer.public_key(), subject="CN=Ivanov", profile="signing")
+    vault = KeyVault(":memory:")
+    for alg in ("ec-p256", "x25519", "rsa-3072", "ml-kem-768"):
+        public = vault.create_key(f"tax-{alg}", alg, "vault password")
+        cert = ca.issue(public, subject=f"CN=Tax {alg}", profile="encryption")
+        envelope = seal(b"return", signer=(signer, signer_cert), recipients=[cert])
+        handle = vault.unlock(f"tax-{alg}", "vault password")
+        opened = open_envelope(
+            envelope, recipient=(handle, cert), trust=TrustContext([ca.certificate])
+        )
+        assert opened.content == b"return" and opened.report.valid, (alg, opened.report.errors)

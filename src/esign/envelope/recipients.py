@@ -38,6 +38,7 @@ from esign.asn1 import (
 from esign.certs.trust import to_asn1
 from esign.errors import DecryptionError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import PrivateKey
+from esign.keys.handle import KeyHandle
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -518,6 +519,34 @@ class KeyOperations(Protocol):
     def public_key(self) -> Any: ...
 
 
+class _HandleOperations:
+    """Adapts a :class:`KeyHandle` (vault, PKCS#11) to the ``cryptography`` call shapes the
+    identity uses, so one unwrap path serves keys in memory and keys it cannot see."""
+
+    def __init__(self, handle: KeyHandle) -> None:
+        self._handle = handle
+
+    def public_key(self) -> Any:
+        return self._handle.public_key()
+
+    def exchange(self, *args: Any) -> bytes:
+        # ``exchange(ec.ECDH(), peer)`` for EC, ``exchange(peer)`` for X25519.
+        return self._handle.exchange(args[-1])
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        return self._handle.decapsulate(ciphertext)
+
+    def decrypt(self, ciphertext: bytes, pad: padding.AsymmetricPadding) -> bytes:
+        # RSA-OAEP goes through LocalIdentity._decrypt_oaep with hash names; only the
+        # legacy PKCS#1 v1.5 path arrives here, and key handles do not offer it.
+        raise UnsupportedAlgorithmError("key handles decrypt RSA-OAEP only")
+
+    def decrypt_oaep(
+        self, ciphertext: bytes, digest: str, mgf_digest: str, label: bytes | None
+    ) -> bytes:
+        return self._handle.decrypt(ciphertext, digest=digest, mgf_digest=mgf_digest, label=label)
+
+
 @dataclass
 class LocalIdentity:
     """A private key (or a key handle with the same methods), with its certificate if known.
@@ -538,7 +567,10 @@ class LocalIdentity:
 
     @property
     def _ops(self) -> Any:
-        """The key as duck-typed operations (a local key or a token/vault handle)."""
+        """The key as ``cryptography``-shaped operations (a local key, a duck-typed key, or
+        an :class:`esign.keys.KeyHandle` from a vault or a PKCS#11 token, adapted)."""
+        if isinstance(self.key, KeyHandle):
+            return _HandleOperations(self.key)
         return self.key
 
     def _public(self) -> Any:
@@ -637,14 +669,20 @@ class LocalIdentity:
             raise UnsupportedAlgorithmError(f"unsupported OAEP hash {hash_name}/{mgf_hash}")
         label = params["p_source_algorithm"]["parameters"].native or None
         try:
-            cek: bytes = self._ops.decrypt(
-                ktri["encrypted_key"].native,
-                padding.OAEP(
-                    mgf=padding.MGF1(_HASHES[mgf_hash]()),
-                    algorithm=_HASHES[hash_name](),
-                    label=label,
-                ),
-            )
+            ops = self._ops
+            if isinstance(ops, _HandleOperations):
+                cek: bytes = ops.decrypt_oaep(
+                    ktri["encrypted_key"].native, hash_name, mgf_hash, label
+                )
+            else:
+                cek = ops.decrypt(
+                    ktri["encrypted_key"].native,
+                    padding.OAEP(
+                        mgf=padding.MGF1(_HASHES[mgf_hash]()),
+                        algorithm=_HASHES[hash_name](),
+                        label=label,
+                    ),
+                )
             return cek
         except ValueError:
             raise DecryptionError() from None
