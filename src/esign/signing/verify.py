@@ -94,8 +94,10 @@ def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
         if choice.name == "certificate":
             try:
                 found.append(from_asn1(choice.chosen))
-            except ValueError as exc:
-                raise MalformedInputError(f"an embedded certificate is malformed: {exc}") from exc
+            except ValueError:
+                # Unusable here (e.g. DSA inheriting its parameters, which cryptography
+                # cannot load): skipped; if it was needed, the signer or path is missing.
+                continue
     return found
 
 
