@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from asn1crypto import core
 from cryptography import x509
+from pyhanko.sign.ades.qualified_asn1 import QcCertificateType, QcStatement, QcStatements
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from esign.certs import CertificateAuthority
@@ -15,7 +16,6 @@ from esign.certs import qualified as q
 from esign.certs.authority import signature_hash
 from esign.keys import generate_key
 from esign.keys.algorithms import PrivateKey
-from esign.signing.levels import QcStatement, QcStatements, QcTypes
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
@@ -28,7 +28,7 @@ def qc_statements_extension(*statements: str, qc_type: str | None = None) -> x50
             QcStatement(
                 {
                     "statement_id": q.QC_TYPE.dotted_string,
-                    "statement_info": core.Any.load(QcTypes([qc_type]).dump()),
+                    "statement_info": QcCertificateType([qc_type]),
                 }
             )
         )
@@ -50,6 +50,17 @@ def eidas_extensions(
     return found
 
 
+class _IssuerSignTool(core.Sequence):
+    """FSB order 795 IssuerSignTool: four UTF8Strings."""
+
+    _fields = [  # noqa: RUF012 - asn1crypto spec
+        ("tool", core.UTF8String),
+        ("ca_tool", core.UTF8String),
+        ("tool_cert", core.UTF8String),
+        ("ca_tool_cert", core.UTF8String),
+    ]
+
+
 def ru_extensions() -> list[x509.Extension]:
     def utf8(text: str) -> bytes:
         return core.UTF8String(text).dump()
@@ -57,7 +68,14 @@ def ru_extensions() -> list[x509.Extension]:
     tool = x509.UnrecognizedExtension(q.RU_SUBJECT_SIGN_TOOL, utf8("CryptoPro CSP 5.0"))
     issuer_tool = x509.UnrecognizedExtension(
         q.RU_ISSUER_SIGN_TOOL,
-        core.SequenceOf(spec=core.UTF8String)(["CryptoPro CSP", "CryptoPro UC", "c1", "c2"]).dump(),
+        _IssuerSignTool(
+            {
+                "tool": "CryptoPro CSP",
+                "ca_tool": "CryptoPro UC",
+                "tool_cert": "cert 1",
+                "ca_tool_cert": "cert 2",
+            }
+        ).dump(),
     )
     policies = x509.CertificatePolicies([x509.PolicyInformation(q.RU_KC1, None)])
     return [
@@ -112,7 +130,9 @@ def issue(
         )
     )
     if eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([eku]), critical=eku == ExtendedKeyUsageOID.TIME_STAMPING)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([eku]), critical=eku == ExtendedKeyUsageOID.TIME_STAMPING
+        )
     for ext in extensions:
         builder = builder.add_extension(ext.value, critical=ext.critical)
     return builder.sign(ca.key, signature_hash(ca.key))  # type: ignore[arg-type]

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asn1crypto import core
 from cryptography import x509
+from pyhanko.sign.ades.qualified_asn1 import QcStatements
 
 from esign.certs import qualified as q
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
@@ -24,27 +24,6 @@ from esign.signing.report import SignatureLevel
 
 #: How many QC statements a certificate may carry before we stop reading (parser bound).
 MAX_QC_STATEMENTS = 32
-
-
-class QcStatement(core.Sequence):
-    """RFC 3739 QCStatement: statementId and optional statementInfo."""
-
-    _fields = [  # noqa: RUF012 - asn1crypto spec
-        ("statement_id", core.ObjectIdentifier),
-        ("statement_info", core.Any, {"optional": True}),
-    ]
-
-
-class QcStatements(core.SequenceOf):
-    """RFC 3739 QCStatements (the qcStatements extension value)."""
-
-    _child_spec = QcStatement
-
-
-class QcTypes(core.SequenceOf):
-    """ETSI EN 319 412-5 QcType statement info: SEQUENCE OF OBJECT IDENTIFIER."""
-
-    _child_spec = core.ObjectIdentifier
 
 
 @dataclass
@@ -75,16 +54,16 @@ def qc_statements(certificate: x509.Certificate) -> dict[str, list[str]]:
         return {}
     value = ext.value
     raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
-    statements = QcStatements.load(raw, strict=True)
+    statements = QcStatements.load(raw, strict=True)  # pyHanko's ETSI EN 319 412-5 types
     if len(statements) > MAX_QC_STATEMENTS:
         raise ValueError(f"more than {MAX_QC_STATEMENTS} QC statements")
     found: dict[str, list[str]] = {}
     for statement in statements:
         oid = statement["statement_id"].dotted
         types: list[str] = []
-        if oid == q.QC_TYPE.dotted_string and statement["statement_info"].native is not None:
-            parsed = QcTypes.load(statement["statement_info"].dump(), strict=True)
-            types = [t.dotted for t in parsed]
+        info = statement["statement_info"]
+        if oid == q.QC_TYPE.dotted_string and info.native is not None:
+            types = [t.dotted for t in info]
         found[oid] = types
     return found
 
@@ -114,7 +93,7 @@ def _eidas_evidence(certificate: x509.Certificate) -> tuple[list[str], list[str]
     missing: list[str] = []
     try:
         statements = qc_statements(certificate)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         return [], [f"malformed qcStatements extension ({exc})"]
 
     def check(ok: bool, yes: str, no: str) -> None:
