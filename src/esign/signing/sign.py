@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -137,14 +137,30 @@ def sign(
     return der
 
 
-def _merge_certificates(signed: cms.SignedData, extra: Sequence[cms.CertificateChoices]) -> None:
+def rebuilt(original: Any, **changes: Any) -> Any:
+    """A fresh copy of an asn1crypto Sequence with some fields replaced.
+
+    Untouched fields keep their exact encoded bytes (signed attributes of other signers stay
+    byte-identical); a fresh object also avoids asn1crypto's very slow ``dump(force=True)``.
+    """
+    fields = {}
+    for name, _spec, *_ in original._fields:
+        value = changes[name] if name in changes else original[name]
+        if name in changes or not isinstance(value, core.Void):
+            fields[name] = value
+    return type(original)(fields)
+
+
+def _merged_certificates(
+    signed: cms.SignedData, extra: Sequence[cms.CertificateChoices]
+) -> cms.CertificateSet:
     present = [] if signed["certificates"].native is None else list(signed["certificates"])
     dumped = {c.dump() for c in present}
     for choice in extra:
         if choice.dump() not in dumped:
             present.append(choice)
             dumped.add(choice.dump())
-    signed["certificates"] = cms.CertificateSet(present)
+    return cms.CertificateSet(present)
 
 
 def add_signer(
@@ -181,10 +197,13 @@ def add_signer(
         for algorithm in new["digest_algorithms"]:
             if algorithm.dump() not in {a.dump() for a in algorithms}:
                 algorithms.append(algorithm)
-        signed["digest_algorithms"] = cms.DigestAlgorithms(algorithms)
-        _merge_certificates(signed, list(new["certificates"]))
-        signed["signer_infos"] = cms.SignerInfos([*signed["signer_infos"], *new["signer_infos"]])
-        info = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+        merged = rebuilt(
+            signed,
+            digest_algorithms=cms.DigestAlgorithms(algorithms),
+            certificates=_merged_certificates(signed, list(new["certificates"])),
+            signer_infos=cms.SignerInfos([*signed["signer_infos"], *new["signer_infos"]]),
+        )
+        info = cms.ContentInfo({"content_type": "signed_data", "content": merged})
         der: bytes = info.dump()
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
@@ -259,14 +278,19 @@ def countersign(
         )
         unsigned = [] if parent["unsigned_attrs"].native is None else list(parent["unsigned_attrs"])
         unsigned.append(cms.CMSAttribute({"type": "counter_signature", "values": [counter]}))
-        parent["unsigned_attrs"] = cms.CMSAttributes(unsigned)
-        infos[signer_index] = parent
-        signed["signer_infos"] = cms.SignerInfos(infos)
-        _merge_certificates(
+        infos[signer_index] = rebuilt(parent, unsigned_attrs=cms.CMSAttributes(unsigned))
+        merged = rebuilt(
             signed,
-            [cms.CertificateChoices({"certificate": c}) for c in (asn1_cert, *map(to_asn1, chain))],
+            signer_infos=cms.SignerInfos(infos),
+            certificates=_merged_certificates(
+                signed,
+                [
+                    cms.CertificateChoices({"certificate": c})
+                    for c in (asn1_cert, *map(to_asn1, chain))
+                ],
+            ),
         )
-        der: bytes = cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+        der: bytes = cms.ContentInfo({"content_type": "signed_data", "content": merged}).dump()
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     return der

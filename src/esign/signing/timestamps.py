@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
+from asn1crypto import cms, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
 
 from esign._sync import run_sync
@@ -48,15 +49,41 @@ def _utc_now() -> datetime.datetime:
 
 
 class _ClockedStamper(DummyTimeStamper):  # type: ignore[misc]
-    """pyHanko's in-process TSA, reading the time from esign's clock at each request."""
+    """pyHanko's in-process TSA, with esign's clock and any signing key.
 
-    def __init__(self, clock: Clock, **kwargs: Any) -> None:
+    pyHanko builds the TSTInfo (``_build_tst_info``: imprint, nonce, serial, policy); the
+    token is then signed by pyHanko's general CMS signer, so EC, Ed25519, RSA-PSS and
+    ML-DSA TSA keys all work and the token carries signing-certificate-v2 and CMS
+    algorithm protection (pyHanko's own test TSA is RSA PKCS#1 v1.5 only).
+    """
+
+    def __init__(self, clock: Clock, signer: Any, digest: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._clock = clock
+        self._signer = signer
+        self._digest = digest
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        self.fixed_dt = self._clock()
-        return super().request_tsa_response(req)
+        result: tsp.TimeStampResp = run_sync(self.async_request_tsa_response(req))
+        return result
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        moment = self._clock()
+        tst_info = self._build_tst_info(req["message_imprint"], moment, req)
+        content = cms.EncapsulatedContentInfo(
+            {
+                "content_type": cms.ContentType("tst_info"),
+                "content": cms.ParsableOctetString(tst_info.dump()),
+            }
+        )
+        token = await self._signer.async_sign_general_data(
+            content,
+            self._digest,
+            detached=False,
+            signed_attr_settings=PdfCMSSignedAttributes(signing_time=moment),
+        )
+        status = tsp.PKIStatusInfo({"status": tsp.PKIStatus("granted")})
+        return tsp.TimeStampResp({"status": status, "time_stamp_token": token})
 
 
 class TimeStampAuthority:
@@ -80,6 +107,8 @@ class TimeStampAuthority:
             eku = None
         if eku is None or ExtendedKeyUsageOID.TIME_STAMPING not in eku:
             raise EsignError("a TSA certificate needs the timeStamping extended key usage")
+        from esign.signing.sign import _pyhanko_signer, digest_for
+
         pkcs8 = key.private_bytes(
             serialization.Encoding.DER,
             serialization.PrivateFormat.PKCS8,
@@ -88,6 +117,8 @@ class TimeStampAuthority:
         self.certificate = certificate
         self.timestamper: TimeStamper = _ClockedStamper(
             clock,
+            _pyhanko_signer(key, certificate, chain),
+            digest_for(key),
             tsa_cert=to_asn1(certificate),
             tsa_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
             certs_to_embed=[to_asn1(c) for c in chain],

@@ -39,6 +39,7 @@ from esign.errors import EsignError, MalformedInputError
 from esign.policy import AlgorithmPolicy
 from esign.signing.container import PARSE_ERRORS, load_signed_data
 from esign.signing.levels import decide_level
+from esign.signing.revocation import CRLS
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
 
 CHUNK = 1 << 20
@@ -306,16 +307,9 @@ def _verify_signer(
         if stamped is not None and moment is None:
             moment = stamped
 
-    path = _PATHS.validate(options.trust, certificate, moment, "signing", embedded + options.extra)
-    report.validation_time = moment
-    report.trust_domain = path.domain
-    report.chain = path.chain
-    for failure in path.failures:
-        report.error(failure.code, failure.message)
-    if path.revocation_reason is not None:
-        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
-    elif path.trusted:
-        report.revocation = "not revoked" if options.trust.crls else "not checked (no CRL given)"
+    path = _validate_path(
+        report, options.trust, certificate, moment, "signing", embedded + options.extra
+    )
 
     if len(counters) > MAX_COUNTERSIGNATURES:
         raise MalformedInputError(f"more than {MAX_COUNTERSIGNATURES} counter-signatures")
@@ -337,6 +331,52 @@ def _verify_signer(
         if options.trusted_lists and decision.level is not SignatureLevel.QUALIFIED:
             report.warn("not_qualified", decision.summary)
     return report
+
+
+def _validate_path(
+    report: VerificationReport,
+    trust: TrustContext,
+    certificate: x509.Certificate,
+    moment: datetime.datetime | None,
+    usage: str,
+    extras: list[x509.Certificate],
+) -> PathResult:
+    """Validate the path at ``moment`` and judge revocation at that moment (see
+    :mod:`esign.signing.revocation`); findings go into ``report``."""
+    retroactive = moment is not None and CRLS.newer_than(trust, moment)
+    context = CRLS.twin(trust) if retroactive else trust
+    path = _PATHS.validate(context, certificate, moment, usage, extras)
+    report.validation_time = moment
+    report.trust_domain = path.domain
+    report.chain = path.chain
+    for failure in path.failures:
+        report.error(failure.code, failure.message)
+    if path.revocation_reason is not None:
+        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
+        return path
+    if not path.trusted:
+        return path
+    when = moment or datetime.datetime.now(datetime.timezone.utc)
+    status = CRLS.status(trust, path.chain, when)
+    if status.revoked:
+        report.revocation = f"revoked ({status.reason}) at {status.revoked_at}"
+        report.error(
+            "revoked",
+            f"{status.subject} was revoked at {status.revoked_at} ({status.reason}), "
+            f"before {when.isoformat()}",
+        )
+    elif retroactive and trust.revocation_required and not status.leaf_covered:
+        report.error("no_revocation_info", "no CRL from the signer certificate's issuer")
+    elif status.later:
+        report.revocation = f"not revoked at {when.isoformat()}; later: " + "; ".join(status.later)
+        report.warn(
+            "revoked_after_signing",
+            "revoked after the proven signing time (the signature stands): "
+            + "; ".join(status.later),
+        )
+    else:
+        report.revocation = "not revoked" if trust.crls else "not checked (no CRL given)"
+    return path
 
 
 def _check_integrity(
@@ -418,10 +458,11 @@ def _check_timestamp(
         is_tsa = False
     if not is_tsa:
         report.error("timestamp_untrusted", f"{tsa_name} is not a time-stamping certificate")
-    path = _PATHS.validate(options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
-    for failure in path.failures:
-        report.error("timestamp_untrusted", f"time-stamp authority {tsa_name}: {failure.message}")
-    if sub.errors or not is_tsa or not path.trusted:
+    tsa_report = VerificationReport()
+    path = _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
+    for finding in tsa_report.errors:
+        report.error("timestamp_untrusted", f"time-stamp authority {tsa_name}: {finding.message}")
+    if sub.errors or not is_tsa or tsa_report.errors:
         return None
     report.timestamp = gen_time
     report.timestamp_authority = tsa_name
@@ -489,12 +530,7 @@ def _verify_countersignature(
     except Exception:
         report.signature_intact = False
         report.error("bad_signature", "the counter-signature value does not verify")
-    path = _PATHS.validate(options.trust, certificate, moment, "signing", candidates)
-    report.trust_domain = path.domain
-    report.chain = path.chain
-    report.validation_time = moment
-    for failure in path.failures:
-        report.error(failure.code, failure.message)
+    _validate_path(report, options.trust, certificate, moment, "signing", candidates)
     unsigned = counter["unsigned_attrs"]
     if unsigned.native is not None and depth < MAX_DEPTH:
         for attribute in unsigned:
