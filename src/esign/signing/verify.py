@@ -256,7 +256,11 @@ def _verify_signer(
         return report
 
     candidates = embedded + options.extra
-    certificate = _find_signer_certificate(signer_info, candidates)
+    # The signer may also be one the verifier already holds (an anchor, as for the
+    # self-signed RFC 9881 example certificates, or a known intermediate).
+    certificate = _find_signer_certificate(
+        signer_info, candidates + options.trust.anchors + options.trust.intermediates
+    )
     if certificate is None:
         report.error(
             "signer_certificate_missing",
