@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from asn1crypto import core
 from cryptography import x509
-from pyhanko.sign.ades.qualified_asn1 import QcCertificateType, QcStatement, QcStatements
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.sign.ades.qualified_asn1 import QcCertificateType, QcStatement, QcStatements
 
 from esign.certs import CertificateAuthority
 from esign.certs import qualified as q

@@ -109,7 +109,6 @@ def test_malformed_qc_statements_are_named_not_raised(pki: Pki) -> None:
     from cryptography import x509
 
     from esign.certs import qualified as q
-    from esign.errors import MalformedInputError
 
     bogus = x509.Extension(
         q.QC_STATEMENTS_EXTENSION,
@@ -117,9 +116,12 @@ def test_malformed_qc_statements_are_named_not_raised(pki: Pki) -> None:
         x509.UnrecognizedExtension(q.QC_STATEMENTS_EXTENSION, b"\x30\x03\x02\x01\x01"),
     )
     sig, cert = _signed(pki, [bogus])
-    # In a signature, the certificate is refused at the door as malformed input ...
-    with pytest.raises(MalformedInputError):
-        verify(sig, DOC, trust=pki.trust)
+    # In a signature, the malformed statement is named as missing evidence, never raised.
+    report = verify(
+        sig, DOC, trust=pki.trust, trusted_lists=[TrustedList("eidas", [pki.ca.certificate])]
+    )
+    assert report.valid and report.level is SignatureLevel.ADVANCED
+    assert report.missing_evidence[0].startswith("malformed qcStatements extension")
     # ... and the level decision itself names it instead of raising.
     decision = decide_level(
         [cert, pki.ca.certificate],  # type: ignore[list-item]
@@ -200,7 +202,7 @@ def test_report_renders_evidence(pki: Pki) -> None:
 
 
 def test_cli_levels(pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sig, cert = _signed(pki, eidas_extensions())
+    sig, _cert = _signed(pki, eidas_extensions())
     (tmp_path / "sig.p7s").write_bytes(sig)
     (tmp_path / "doc").write_bytes(DOC)
     ca = tmp_path / "ca.pem"

@@ -84,7 +84,8 @@ def _pyhanko_signer(
         serialization.NoEncryption(),
     )
     signing_cert = to_asn1(certificate)
-    store = SimpleCertificateStore.from_certs([signing_cert, *(to_asn1(c) for c in chain)])
+    # pyHanko embeds the signing certificate itself; the store adds only the chain.
+    store = SimpleCertificateStore.from_certs([to_asn1(c) for c in chain])
     return _Signer(
         signing_cert=signing_cert,
         signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
@@ -154,7 +155,7 @@ def rebuilt(original: Any, **changes: Any) -> Any:
 def _merged_certificates(
     signed: cms.SignedData, extra: Sequence[cms.CertificateChoices]
 ) -> cms.CertificateSet:
-    present = [] if signed["certificates"].native is None else list(signed["certificates"])
+    present = [] if isinstance(signed["certificates"], core.Void) else list(signed["certificates"])
     dumped = {c.dump() for c in present}
     for choice in extra:
         if choice.dump() not in dumped:
@@ -276,7 +277,11 @@ def countersign(
                 "signature": value,
             }
         )
-        unsigned = [] if parent["unsigned_attrs"].native is None else list(parent["unsigned_attrs"])
+        unsigned = (
+            []
+            if isinstance(parent["unsigned_attrs"], core.Void)
+            else list(parent["unsigned_attrs"])
+        )
         unsigned.append(cms.CMSAttribute({"type": "counter_signature", "values": [counter]}))
         infos[signer_index] = rebuilt(parent, unsigned_attrs=cms.CMSAttributes(unsigned))
         merged = rebuilt(

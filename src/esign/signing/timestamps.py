@@ -19,8 +19,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asn1crypto import keys as asn1_keys
 from asn1crypto import cms, tsp
+from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID

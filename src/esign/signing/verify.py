@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from asn1crypto import cms, core, tsp
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.general import find_unique_cms_attribute
@@ -39,8 +40,8 @@ from esign.errors import EsignError, MalformedInputError
 from esign.policy import AlgorithmPolicy
 from esign.signing.container import PARSE_ERRORS, load_signed_data
 from esign.signing.levels import decide_level
-from esign.signing.revocation import CRLS
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
+from esign.signing.revocation import CRLS
 
 CHUNK = 1 << 20
 MAX_COUNTERSIGNATURES = 16
@@ -89,7 +90,7 @@ def _find_signer_certificate(
 
 def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
     found: list[x509.Certificate] = []
-    if signed["certificates"].native is None:
+    if isinstance(signed["certificates"], core.Void):
         return found
     for choice in signed["certificates"]:
         if choice.name == "certificate":
@@ -196,7 +197,7 @@ def verify(
         return _verify(signed, data, options)
     except EsignError:
         raise
-    except PARSE_ERRORS as exc:
+    except (*PARSE_ERRORS, UnsupportedAlgorithm) as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
 
 
@@ -268,12 +269,16 @@ def _verify_signer(
         )
         return report
     report.signer = SignerIdentity.from_certificate(certificate)
-    key_refusal = options.policy.key_refusal(certificate.public_key())
+    try:
+        key_refusal = options.policy.key_refusal(certificate.public_key())
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        report.error("unsupported_algorithm", f"the signer's public key is unusable: {exc}")
+        return report
     if key_refusal:
         report.error("weak_algorithm", key_refusal)
 
     signed_attrs = signer_info["signed_attrs"]
-    if signed_attrs.native is None:
+    if isinstance(signed_attrs, core.Void):
         report.warn(
             "no_signed_attributes",
             "no signed attributes: no signing time, no signing-certificate binding",
@@ -297,7 +302,7 @@ def _verify_signer(
     unsigned = signer_info["unsigned_attrs"]
     tokens = []
     counters = []
-    if unsigned.native is not None:
+    if not isinstance(unsigned, core.Void):
         for attribute in unsigned:
             kind = attribute["type"].native
             if kind == "signature_time_stamp_token":
@@ -463,7 +468,7 @@ def _check_timestamp(
     if not is_tsa:
         report.error("timestamp_untrusted", f"{tsa_name} is not a time-stamping certificate")
     tsa_report = VerificationReport()
-    path = _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
+    _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
     for finding in tsa_report.errors:
         report.error("timestamp_untrusted", f"time-stamp authority {tsa_name}: {finding.message}")
     if sub.errors or not is_tsa or tsa_report.errors:
@@ -496,7 +501,7 @@ def _verify_countersignature(
         return report.finish()
     report.signer = SignerIdentity.from_certificate(certificate)
     attrs = counter["signed_attrs"]
-    if attrs.native is None:
+    if isinstance(attrs, core.Void):
         report.error("signed_attributes_invalid", "a counter-signature needs signed attributes")
         return report.finish()
     names = [a["type"].native for a in attrs]
@@ -536,7 +541,7 @@ def _verify_countersignature(
         report.error("bad_signature", "the counter-signature value does not verify")
     _validate_path(report, options.trust, certificate, moment, "signing", candidates)
     unsigned = counter["unsigned_attrs"]
-    if unsigned.native is not None and depth < MAX_DEPTH:
+    if not isinstance(unsigned, core.Void) and depth < MAX_DEPTH:
         for attribute in unsigned:
             if attribute["type"].native == "counter_signature":
                 for nested in attribute["values"]:
