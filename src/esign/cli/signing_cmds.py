@@ -151,11 +151,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.data:
             print("esign: note: --data is ignored for S/MIME input", file=sys.stderr)
         message = read_smime(signature)
-        report = verify(message.signature, message.content, **options)  # type: ignore[arg-type]
+        report = verify(message.signature, message.content, **options)
     elif args.data:
         with open(args.data, "rb") as handle:
-            report = verify(signature, handle, **options)  # type: ignore[arg-type]
+            report = verify(signature, handle, **options)
     else:
-        report = verify(signature, None, **options)  # type: ignore[arg-type]
+        report = verify(signature, None, **options)
     emit(report.to_dict(), str(report), args.json)
     return EXIT_VALID if report.valid else EXIT_INVALID

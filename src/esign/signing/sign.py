@@ -98,7 +98,7 @@ def digest_for(key: PrivateKey) -> str:
     """The digest esign pairs with a signing key (SHA-512 for ML-DSA, RFC 9882 §3.3)."""
     if isinstance(key, MLDSA_KEYS):
         return "sha512"
-    return default_digest_for(key.public_key())  # type: ignore[arg-type]
+    return default_digest_for(key.public_key())
 
 
 def sign(
@@ -185,8 +185,9 @@ def add_signer(
             raise MalformedInputError("only id-data content can take a parallel signer")
         if content is None and data is None:
             raise MalformedInputError("detached signature: the signed data must be given")
+        source: bytes | BinaryIO = content if content is not None else data  # type: ignore[assignment]
         own = sign(
-            data if content is None else content,
+            source,
             signer=signer,
             chain=chain,
             detached=True,

@@ -32,6 +32,7 @@ SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature
 MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _MICALG = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512", "sha1": "sha-1"}
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_NOT_MIME: tuple[type[Exception], ...] = (MalformedInputError, *PARSE_ERRORS)
 
 
 @dataclass
@@ -122,7 +123,7 @@ def is_smime(data: bytes) -> bool:
         return False
     try:
         kind = _headers(data).get_content_type()
-    except (MalformedInputError, *PARSE_ERRORS):
+    except _NOT_MIME:
         return False
     return kind == "multipart/signed" or kind in MIME_TYPES
 
@@ -172,7 +173,8 @@ def read_smime(data: bytes) -> SmimeMessage:
     part_headers = _headers(part + b"\r\n\r\n")
     if part_headers.get_content_type() not in SIGNATURE_TYPES:
         raise MalformedInputError("multipart/signed: the second part is not a signature")
-    part_body = part[_HEADER_END.search(part).end() :] if _HEADER_END.search(part) else b""
+    end_of_headers = _HEADER_END.search(part)
+    part_body = part[end_of_headers.end() :] if end_of_headers else b""
     encoding = (part_headers.get("Content-Transfer-Encoding") or "base64").strip().lower()
     der = _decode_base64(part_body) if encoding == "base64" else part_body
     return SmimeMessage(der, content, "multipart/signed")

@@ -44,6 +44,7 @@ from esign.signing.report import SignatureLevel, SignerIdentity, VerificationRep
 from esign.signing.revocation import CRLS
 
 CHUNK = 1 << 20
+_MALFORMED: tuple[type[Exception], ...] = (*PARSE_ERRORS, UnsupportedAlgorithm)
 MAX_COUNTERSIGNATURES = 16
 MAX_DEPTH = 4  # counter-signatures of counter-signatures
 
@@ -197,7 +198,7 @@ def verify(
         return _verify(signed, data, options)
     except EsignError:
         raise
-    except (*PARSE_ERRORS, UnsupportedAlgorithm) as exc:
+    except _MALFORMED as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
 
 
