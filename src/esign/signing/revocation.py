@@ -6,7 +6,8 @@ CRLs issued *later* (the CRL that says "revoked on day R" is published after day
 certvalidator treats as "too recent". So for a path judged at a past moment, esign asks
 certvalidator for the path without revocation data and reads the CRLs here: a CRL signed
 by the certificate's issuer (checked with ``cryptography``) that lists the serial with a
-revocation date at or before the moment revokes it; a later date does not.
+revocation date at or before the moment revokes it; a later date does not. Delta and
+partitioned CRLs and "on hold" entries are left to certvalidator.
 
 The same check also runs on every validated path, so a CRL that the verifier supplied is
 never silently ignored (e.g. for a certificate without a CRL distribution point).
@@ -36,6 +37,18 @@ class RevocationStatus:
     reason: str | None = None
     later: list[str] = field(default_factory=list)  # revoked, but after the moment
     leaf_covered: bool = False  # a CRL from the leaf's issuer was found
+
+
+def _partial(crl: x509.CertificateRevocationList) -> bool:
+    """Delta CRLs and CRLs with an issuing distribution point (partitioned, indirect) need
+    the full RFC 5280 algorithm: certvalidator's job, not this check's."""
+    for extension_class in (x509.DeltaCRLIndicator, x509.IssuingDistributionPoint):
+        try:
+            crl.extensions.get_extension_for_class(extension_class)
+        except x509.ExtensionNotFound:
+            continue
+        return True
+    return False
 
 
 class _Crls:
@@ -92,7 +105,9 @@ class _Crls:
         for index, certificate in enumerate(chain[:-1]):
             issuer = chain[index + 1]
             for crl in crls:
-                if crl.issuer != certificate.issuer or not self._signed_by(crl, issuer):
+                if crl.issuer != certificate.issuer or _partial(crl):
+                    continue
+                if not self._signed_by(crl, issuer):
                     continue
                 if index == 0:
                     result.leaf_covered = True
@@ -106,8 +121,8 @@ class _Crls:
                     reason_name = reason.name
                 except x509.ExtensionNotFound:
                     reason_name = "unspecified"
-                if reason_name == "remove_from_crl":
-                    continue
+                if reason_name in ("remove_from_crl", "certificate_hold"):
+                    continue  # temporary states: certvalidator's job with current CRLs
                 if when <= moment:
                     if not result.revoked:
                         result.revoked = True
