@@ -221,3 +221,15 @@ def test_signing_time_is_the_clock(pki: Pki) -> None:
     moment = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
     der = sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert), clock=lambda: moment)
     assert verify(der, DOC, trust=pki.trust).signing_time == moment
+
+
+def test_adding_signers_and_data_keeps_existing_signer_bytes(pki: Pki, other_pki: Pki) -> None:
+    from esign.signing.sign import add_validation_data
+
+    original = sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert), detached=False)
+    signer_bytes = cms.ContentInfo.load(original)["content"]["signer_infos"][0].dump()
+    for changed in (
+        add_signer(original, signer=(other_pki.ivanov_key, other_pki.ivanov_cert)),
+        add_validation_data(original, certificates=[pki.ca.certificate]),
+    ):
+        assert signer_bytes in changed

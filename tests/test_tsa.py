@@ -241,3 +241,66 @@ def test_cli_sign_with_tsa_url(pki: Pki, tsa: TimeStampAuthority, tmp_path: Path
         )
     assert code == 0
     assert verify((tmp_path / "s").read_bytes(), trust=pki.trust).timestamp is not None
+
+
+# --- B-LT: validation data inside the signature, verified offline ------------------------------
+
+
+def test_b_lt_verifies_offline_with_embedded_revocation_data(pki: Pki, revoked_signer) -> None:  # type: ignore[no-untyped-def]
+    from esign.signing.sign import add_validation_data
+
+    crl = revoked_signer[2]
+    offline = TrustContext([pki.ca.certificate], name="tax service")  # no CRL of its own
+    before = add_validation_data(
+        _stamped_at(pki, revoked_signer, NOW - datetime.timedelta(days=10)),
+        certificates=[pki.ca.certificate],
+        crls=[crl],
+    )
+    assert len(cms.ContentInfo.load(before)["content"]["crls"]) == 1
+    report = verify(before, DOC, trust=offline)
+    assert report.valid, report.errors
+    assert report.revocation is not None and "later" in report.revocation
+    after = add_validation_data(
+        _stamped_at(pki, revoked_signer, NOW - datetime.timedelta(days=1)), crls=[crl]
+    )
+    late = verify(after, DOC, trust=offline)
+    assert not late.valid and "revoked" in {e.code for e in late.errors}
+    # Adding validation data twice changes nothing.
+    assert add_validation_data(before, crls=[crl], certificates=[pki.ca.certificate]) == before
+
+
+def test_embedded_crl_from_another_ca_is_ignored(pki: Pki, other_pki: Pki, revoked_signer) -> None:  # type: ignore[no-untyped-def]
+    from esign.signing.sign import add_validation_data
+
+    key, cert, _ = revoked_signer
+    # A CRL "revoking" the serial, but signed by an unrelated CA: no evidence at all.
+    forged = _revoke(other_pki.ca, cert, NOW - datetime.timedelta(days=30))
+    sig = add_validation_data(sign(DOC, signer=(key, cert)), crls=[forged])
+    assert verify(sig, DOC, trust=pki.trust).valid
+
+
+def test_openssl_reads_b_lt(openssl: str, pki: Pki, revoked_signer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from esign.signing.sign import add_validation_data
+
+    from .conftest import run
+
+    sig = add_validation_data(
+        sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert), detached=False),
+        crls=[revoked_signer[2]],
+    )
+    (tmp_path / "s.der").write_bytes(sig)
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate.public_bytes(serialization.Encoding.PEM))
+    result = run(
+        openssl,
+        "cms",
+        "-verify",
+        "-inform",
+        "DER",
+        "-in",
+        tmp_path / "s.der",
+        "-CAfile",
+        tmp_path / "ca.pem",
+        "-crl_check",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == DOC

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from asn1crypto import cms, core
+from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -33,7 +34,7 @@ from esign.certs.trust import to_asn1
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import ALGORITHMS, PrivateKey, algorithm_name
 from esign.policy import default_digest_for
-from esign.signing.container import PARSE_ERRORS, load_signed_data
+from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 
 #: ML-DSA keys (FIPS 204). ``esign.keys`` does not name them yet, so signing recognises
 #: them here; RFC 9882 pairs every ML-DSA parameter set with SHA-512.
@@ -178,7 +179,8 @@ def add_signer(
     The new SignerInfo signs the same content (``data`` for a detached signature) with its
     own key; the existing signers are untouched, so their signatures stay valid.
     """
-    signed = load_signed_data(signature)
+    load_signed_data(signature)  # checks every field once ...
+    signed = _fresh(signature)  # ... and an unwalked copy keeps its exact bytes on output
     try:
         content = signed["encap_content_info"]["content"].native
         if signed["encap_content_info"]["content_type"].native != "data":
@@ -230,7 +232,8 @@ def countersign(
     key, certificate = signer
     pyhanko_signer = _pyhanko_signer(key, certificate, chain)
     digest = digest_for(key)
-    signed = load_signed_data(signature)
+    load_signed_data(signature)  # checks every field once ...
+    signed = _fresh(signature)  # ... and an unwalked copy keeps its exact bytes on output
     try:
         infos = list(signed["signer_infos"])
         if not 0 <= signer_index < len(infos):
@@ -300,3 +303,57 @@ def countersign(
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     return der
+
+
+def add_validation_data(
+    signature: bytes,
+    *,
+    certificates: Sequence[x509.Certificate] = (),
+    crls: Sequence[bytes | x509.CertificateRevocationList] = (),
+) -> bytes:
+    """Embed the chain and revocation data a verifier needs later, offline (CAdES B-LT).
+
+    Certificates go to ``SignedData.certificates`` and CRLs to ``SignedData.crls`` (ETSI EN
+    319 122-1 baseline B-LT), outside the signed attributes: existing signatures and
+    time-stamps stay valid. ``esign.verify`` uses the embedded CRLs together with the trust
+    context's own; they count only when signed by a CA in the validated path.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    load_signed_data(signature)  # checks every field once ...
+    signed = _fresh(signature)  # ... and an unwalked copy keeps its exact bytes on output
+    try:
+        present = [] if isinstance(signed["crls"], core.Void) else list(signed["crls"])
+        dumped = {c.dump() for c in present}
+        for crl in crls:
+            der = crl.public_bytes(Encoding.DER) if not isinstance(crl, bytes) else crl
+            try:
+                choice = cms.RevocationInfoChoice({"crl": asn1_crl.CertificateList.load(der)})
+                choice.native  # noqa: B018 - refuse a malformed CRL now
+            except PARSE_ERRORS as exc:
+                raise MalformedInputError(f"not a CRL: {exc}") from exc
+            if choice.dump() not in dumped:
+                present.append(choice)
+                dumped.add(choice.dump())
+        merged = rebuilt(
+            signed,
+            certificates=_merged_certificates(
+                signed, [cms.CertificateChoices({"certificate": to_asn1(c)}) for c in certificates]
+            ),
+            crls=cms.RevocationInfoChoices(present),
+        )
+        der_out: bytes = cms.ContentInfo({"content_type": "signed_data", "content": merged}).dump()
+    except PARSE_ERRORS as exc:
+        raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
+    return der_out
+
+
+def _fresh(signature: bytes) -> cms.SignedData:
+    """A newly parsed SignedData whose untouched parts dump their original bytes.
+
+    asn1crypto re-encodes a structure whose algorithm identifiers were read (it normalises
+    their parameters), which is slow and could alter bytes under a signature; building the
+    output from a copy nobody walked avoids both.
+    """
+    signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
+    return signed

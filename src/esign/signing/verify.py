@@ -202,6 +202,38 @@ def verify(
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
 
 
+_WITH_CRLS: weakref.WeakKeyDictionary[TrustContext, dict[frozenset[bytes], TrustContext]]
+_WITH_CRLS = weakref.WeakKeyDictionary()
+
+
+def _with_embedded_crls(trust: TrustContext, signed: cms.SignedData) -> TrustContext:
+    """``trust`` plus the CRLs a B-LT signature carries (cached per set of CRLs).
+
+    A CRL counts only if signed by a CA in the validated path, so embedded data can add
+    revocation evidence but never trust.
+    """
+    if isinstance(signed["crls"], core.Void):
+        return trust
+    embedded = frozenset(
+        choice.chosen.dump() for choice in signed["crls"] if choice.name == "crl"
+    ) - frozenset(trust.crls)
+    if not embedded:
+        return trust
+    cache = _WITH_CRLS.setdefault(trust, {})
+    if embedded not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[embedded] = TrustContext(
+            trust.anchors,
+            intermediates=trust.intermediates,
+            crls=[*trust.crls, *sorted(embedded)],
+            name=trust.name,
+            revocation_required=trust.revocation_required,
+            legacy_algorithms=trust.legacy_algorithms,
+        )
+    return cache[embedded]
+
+
 def _verify(
     signed: cms.SignedData, data: bytes | BinaryIO | None, options: _Options
 ) -> VerificationReport:
@@ -227,6 +259,9 @@ def _verify(
         digests = _digests(usable, data)
 
     embedded = _embedded_certificates(signed)
+    options.trust = _with_embedded_crls(options.trust, signed)
+    if options.tsa_trust is not options.trust:
+        options.tsa_trust = _with_embedded_crls(options.tsa_trust, signed)
     reports = []
     for signer_info in signed["signer_infos"]:
         report = _verify_signer(signer_info, content_type, digests, embedded, options)
