@@ -38,7 +38,7 @@ from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.errors import EsignError, MalformedInputError
 from esign.policy import AlgorithmPolicy
-from esign.signing.container import PARSE_ERRORS, load_signed_data
+from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
 from esign.signing.revocation import CRLS
@@ -76,15 +76,17 @@ def _find_signer_certificate(
     signer_info: cms.SignerInfo, candidates: list[x509.Certificate]
 ) -> x509.Certificate | None:
     sid = signer_info["sid"]
-    for certificate in candidates:
-        asn1_cert = to_asn1(certificate)
-        if sid.name == "issuer_and_serial_number":
-            if (
-                asn1_cert.issuer == sid.chosen["issuer"]
-                and asn1_cert.serial_number == sid.chosen["serial_number"].native
+    if sid.name == "issuer_and_serial_number":
+        serial = sid.chosen["serial_number"].native
+        for certificate in candidates:
+            # serial first (an int compare), the RFC 5280 name comparison only on a match
+            if certificate.serial_number == serial and (
+                to_asn1(certificate).issuer == sid.chosen["issuer"]
             ):
                 return certificate
-        elif asn1_cert.key_identifier == sid.chosen.native:
+        return None
+    for certificate in candidates:
+        if to_asn1(certificate).key_identifier == sid.chosen.native:
             return certificate
     return None
 
@@ -184,7 +186,10 @@ def verify(
         raise EsignError(
             f"unknown jurisdiction {jurisdiction!r}; known: {', '.join(JURISDICTIONS)}"
         )
-    signed = load_signed_data(signature)
+    load_signed_data(signature)  # every field checked once, at the door ...
+    # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
+    # algorithm identifiers were read, which is slow and would hide non-DER encodings.
+    signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
     options = _Options(
         trust=trust,
         tsa_trust=tsa_trust or trust,
