@@ -87,3 +87,21 @@ def test_bad_pdf_is_a_named_error(bad: bytes, pki: Pki) -> None:
 def test_unsigned_pdf_is_a_named_error(pki: Pki) -> None:
     with pytest.raises(MalformedInputError):
         verify_pdf(_pdf(), trust=pki.trust)
+
+
+def test_cli_pdf(pki: Pki, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from esign.cli.main import main
+
+    paths = pki.write(tmp_path)
+    (tmp_path / "in.pdf").write_bytes(_pdf())
+    out = tmp_path / "signed.pdf"
+    args = ["--key", str(paths["ivanov_key"]), "--cert", str(paths["ivanov_cert"])]
+    assert main(["sign", str(tmp_path / "in.pdf"), *args, "--pdf", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--trust", str(paths["ca"]), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["valid"] and payload["level"] == "advanced" and len(payload["signatures"]) == 1
+    assert main(["verify", str(out), "--trust", str(paths["tax_cert"])]) == 1
+    assert main(["verify", str(tmp_path / "in.pdf"), "--trust", str(paths["ca"])]) == 2
