@@ -59,7 +59,10 @@ class _Crls:
         self._parsed = weakref.WeakKeyDictionary()
         self._twins: weakref.WeakKeyDictionary[TrustContext, TrustContext]
         self._twins = weakref.WeakKeyDictionary()
-        self._good: dict[tuple[int, bytes], bool] = {}
+        self._good: dict[tuple[int, bytes], tuple[x509.CertificateRevocationList, bool]] = {}
+        self._index: dict[
+            int, tuple[x509.CertificateRevocationList, dict[int, tuple[datetime.datetime, str]]]
+        ] = {}
 
     def crls(self, trust: TrustContext) -> list[x509.CertificateRevocationList]:
         if trust not in self._parsed:
@@ -87,14 +90,36 @@ class _Crls:
         """Whether some CRL was issued after ``moment`` (certvalidator would refuse it)."""
         return any(crl.last_update_utc > moment for crl in self.crls(trust))
 
+    def _entries(
+        self, crl: x509.CertificateRevocationList
+    ) -> dict[int, tuple[datetime.datetime, str]]:
+        """serial -> (revocation date, reason), built once per CRL (a CRL can be large)."""
+        key = id(crl)  # the entry holds the CRL, so its id cannot be reused meanwhile
+        if key not in self._index or self._index[key][0] is not crl:
+            if len(self._index) > MAX_CRLS:
+                self._index.clear()
+            index: dict[int, tuple[datetime.datetime, str]] = {}
+            for entry in crl:
+                try:
+                    reason = entry.extensions.get_extension_for_class(x509.CRLReason).value
+                    name = reason.reason.name
+                except x509.ExtensionNotFound:
+                    name = "unspecified"
+                index[entry.serial_number] = (entry.revocation_date_utc, name)
+            self._index[key] = (crl, index)
+        return self._index[key][1]
+
     def _signed_by(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
         key = (id(crl), issuer.fingerprint(_SHA256))
-        if key not in self._good:
+        if key not in self._good or self._good[key][0] is not crl:
+            if len(self._good) > MAX_CRLS:
+                self._good.clear()
             try:
-                self._good[key] = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+                good = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                self._good[key] = False
-        return self._good[key]
+                good = False
+            self._good[key] = (crl, good)
+        return self._good[key][1]
 
     def status(
         self, trust: TrustContext, chain: list[x509.Certificate], moment: datetime.datetime
@@ -111,16 +136,11 @@ class _Crls:
                     continue
                 if index == 0:
                     result.leaf_covered = True
-                entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
-                if entry is None:
+                found = self._entries(crl).get(certificate.serial_number)
+                if found is None:
                     continue
                 subject = certificate.subject.rfc4514_string()
-                when = entry.revocation_date_utc
-                try:
-                    reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-                    reason_name = reason.name
-                except x509.ExtensionNotFound:
-                    reason_name = "unspecified"
+                when, reason_name = found
                 if reason_name in ("remove_from_crl", "certificate_hold"):
                     continue  # temporary states: certvalidator's job with current CRLs
                 if when <= moment:
