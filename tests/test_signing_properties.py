@@ -104,3 +104,51 @@ def test_any_mutation_gives_a_report_or_an_esign_error(form: str, mutation: Muta
     with contextlib.suppress(EsignError):
         verify(changed, trust=PKI.trust)
         verify(changed, DOC, trust=PKI.trust)
+
+
+MAIL = __import__("esign.signing.smime", fromlist=["write_smime"]).write_smime(
+    DOC, signer=(PKI.ivanov_key, PKI.ivanov_cert)
+)
+
+
+@given(mutation=mutations)
+def test_mutated_smime_gives_a_report_or_an_esign_error(mutation: Mutation) -> None:
+    from esign.signing.smime import read_smime
+
+    changed = mutation.apply(MAIL)
+    with contextlib.suppress(EsignError):
+        message = read_smime(changed)
+        verify(message.signature, message.content, trust=PKI.trust)
+
+
+@given(data=st.binary(max_size=512))
+def test_arbitrary_bytes_into_smime_and_pdf_readers(data: bytes) -> None:
+    from esign.signing.pdf import verify_pdf
+    from esign.signing.smime import read_smime
+
+    for call in (
+        lambda: read_smime(data),
+        lambda: read_smime(b"Content-Type: multipart/signed; boundary=b\r\n\r\n" + data),
+        lambda: verify_pdf(b"%PDF-1.7\n" + data, trust=PKI.trust),
+    ):
+        with contextlib.suppress(EsignError):
+            call()
+
+
+@given(mutation=mutations)
+def test_mutated_signed_pdf_gives_reports_or_an_esign_error(mutation: Mutation) -> None:
+    from esign.signing.pdf import verify_pdf
+
+    from .test_pdf import _pdf
+
+    global _SIGNED_PDF
+    if _SIGNED_PDF is None:
+        from esign.signing.pdf import sign_pdf
+
+        _SIGNED_PDF = sign_pdf(_pdf(), signer=(PKI.ivanov_key, PKI.ivanov_cert))
+    changed = mutation.apply(_SIGNED_PDF)
+    with contextlib.suppress(EsignError):
+        verify_pdf(changed, trust=PKI.trust)
+
+
+_SIGNED_PDF: bytes | None = None
