@@ -197,6 +197,29 @@ def test_pkits_smime(name: str, pkits_trust: dict[bool, TrustContext]) -> None:
         assert report.errors
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("SignedValidSignaturesTest1.eml", 0),
+        ("SignedInvalidRevokedEETest3.eml", 1),
+        ("SignedInvalidBadCRLSignatureTest4.eml", 1),
+        ("SignedInvalidOldCRLnextUpdateTest11.eml", 1),
+        ("SignedValiddeltaCRLTest5.eml", 0),
+        ("SignedInvaliddeltaCRLTest4.eml", 1),
+        ("SignedValidTwoCRLsTest7.eml", 0),
+    ],
+)
+def test_pkits_cli_with_required_revocation(name: str, code: int) -> None:
+    folder = _pkits()
+    crls = [str(p) for p in sorted((folder / "crls").glob("*.crl"))]
+    anchor = str(folder / "certs" / "TrustAnchorRootCertificate.crt")
+    message = str(folder / "smime" / name)
+    args = ["verify", message, "--trust", anchor, "--at", "2012-01-01T00:00:00Z", "--crl", *crls]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*args, "--require-revocation"]) == code
+
+
 def test_pkits_cli_exit_codes(tmp_path: Path) -> None:
     folder = _pkits()
     crls = [str(p) for p in sorted((folder / "crls").glob("*.crl"))]
