@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import sys
 
+from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
@@ -19,6 +22,8 @@ from esign.cli.common import (
     write_file,
 )
 from esign.signing.sign import sign
+from esign.signing.smime import is_smime, read_smime, write_smime
+from esign.signing.timestamps import HttpTimeStamper
 from esign.signing.verify import verify
 
 
@@ -36,57 +41,159 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--detached", action="store_true", help="do not embed the file")
     p.add_argument("--pem", action="store_true", help="write PEM instead of DER")
+    p.add_argument(
+        "--smime",
+        action="store_true",
+        help="write an S/MIME message (multipart/signed with --detached, else pkcs7-mime); "
+        "FILE is then a MIME entity, or plain text",
+    )
+    p.add_argument("--tsa", metavar="URL", help="time-stamp the signature at this RFC 3161 TSA")
+    p.add_argument(
+        "--pdf", action="store_true", help="FILE is a PDF: sign it in place (PAdES), out is a PDF"
+    )
     p.add_argument("--out", required=True, metavar="FILE", help="signature output (.p7s)")
     add_password_options(p)
     p.set_defaults(func=cmd_sign)
 
     v = subparsers.add_parser("verify", help="verify a CMS signature into a report")
-    v.add_argument("signature", metavar="SIGNATURE", help="CMS signature, DER or PEM")
+    v.add_argument("signature", metavar="SIGNATURE", help="CMS signature: DER, PEM or S/MIME")
     v.add_argument("--data", metavar="FILE", help="the signed file (detached signatures)")
     add_trust_options(v)
+    v.add_argument(
+        "--trusted-list",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="qualified issuing CAs (a PEM bundle of CA certificates), for QUALIFIED",
+    )
+    v.add_argument(
+        "--qualified-issuer",
+        action="extend",
+        nargs="+",
+        metavar="CERT",
+        help="treat this CA as on the trusted list (repeatable)",
+    )
+    v.add_argument(
+        "--jurisdiction",
+        choices=JURISDICTIONS,
+        default="eidas",
+        help="profile for the qualified decision (default: eidas)",
+    )
+    v.add_argument(
+        "--require-revocation",
+        action="store_true",
+        help="fail unless revocation data (--crl) covers every certificate of the path",
+    )
+    v.add_argument(
+        "--tsa-trust",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="anchors for time-stamp authorities (default: the --trust anchors)",
+    )
     v.set_defaults(func=cmd_verify)
+
+
+def _pem(der: bytes) -> bytes:
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return b"-----BEGIN CMS-----\n" + b"\n".join(lines) + b"\n-----END CMS-----\n"
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
     key = load_private_key(args.key, args)
     certificate = certificate_from(args.cert)
-    with open(args.file, "rb") as handle:
-        der = sign(
-            handle,
-            signer=(key, certificate),
-            chain=certificates_from(args.chain),
-            detached=args.detached,
-        )
-    if args.pem:
-        import base64
+    chain = certificates_from(args.chain)
+    timestamper = HttpTimeStamper(args.tsa) if args.tsa else None
+    if args.pdf:
+        from esign.signing.pdf import sign_pdf
 
-        body = base64.encodebytes(der).replace(b"\n", b"")
-        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-        der = b"-----BEGIN CMS-----\n" + b"\n".join(lines) + b"\n-----END CMS-----\n"
-    write_file(args.out, der)
-    print(f"signed {args.file} -> {args.out} ({'detached' if args.detached else 'attached'})")
+        out = sign_pdf(
+            read_file(args.file), signer=(key, certificate), chain=chain, timestamper=timestamper
+        )
+    elif args.smime:
+        out = write_smime(
+            read_file(args.file),
+            signer=(key, certificate),
+            chain=chain,
+            detached=args.detached,
+            timestamper=timestamper,
+        )
+    else:
+        with open(args.file, "rb") as handle:
+            out = sign(
+                handle,
+                signer=(key, certificate),
+                chain=chain,
+                detached=args.detached,
+                timestamper=timestamper,
+            )
+        if args.pem:
+            out = _pem(out)
+    write_file(args.out, out)
+    shape = "detached" if args.detached else "attached"
+    print(f"signed {args.file} -> {args.out} ({shape}{', S/MIME' if args.smime else ''})")
     return EXIT_VALID
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     signature = read_file(args.signature)
     trust = trust_from(args)
-    if args.data:
-        with open(args.data, "rb") as handle:
-            report = verify(
-                signature,
-                handle,
-                trust=trust,
-                at=parse_time(args.at),
-                certificates=certificates_from(args.certs),
-            )
-    else:
-        report = verify(
-            signature,
-            None,
-            trust=trust,
-            at=parse_time(args.at),
-            certificates=certificates_from(args.certs),
+    if args.require_revocation:
+        from esign.certs.trust import TrustContext
+
+        trust = TrustContext(
+            trust.anchors,
+            intermediates=trust.intermediates,
+            crls=trust.crls,
+            name=trust.name,
+            revocation_required=True,
+            legacy_algorithms=trust.legacy_algorithms,
         )
+    lists = []
+    issuers = certificates_from(args.trusted_list) + certificates_from(args.qualified_issuer)
+    if issuers:
+        lists.append(TrustedList(args.jurisdiction, issuers, name="the given trusted list"))
+    tsa_trust = None
+    if args.tsa_trust:
+        from esign.certs.trust import TrustContext
+
+        tsa_trust = TrustContext(
+            certificates_from(args.tsa_trust),
+            crls=trust.crls,
+            name="time-stamp authorities",
+            legacy_algorithms=args.legacy_algorithms,
+        )
+    options = {
+        "trust": trust,
+        "at": parse_time(args.at),
+        "certificates": certificates_from(args.certs),
+        "trusted_lists": lists,
+        "jurisdiction": args.jurisdiction,
+        "tsa_trust": tsa_trust,
+    }
+    if signature.startswith(b"%PDF-"):
+        from esign.signing.pdf import verify_pdf
+
+        if args.data:
+            print("esign: note: --data is ignored for PDF input", file=sys.stderr)
+        options.pop("at")
+        reports = verify_pdf(signature, **options)
+        payload = reports[0].to_dict()
+        payload["valid"] = all(r.valid for r in reports)
+        payload["signatures"] = [r.to_dict() for r in reports]
+        text = "\n".join(f"PDF signature {i}:\n{r}" for i, r in enumerate(reports, 1))
+        emit(payload, text, args.json)
+        return EXIT_VALID if payload["valid"] else EXIT_INVALID
+    if is_smime(signature):
+        if args.data:
+            print("esign: note: --data is ignored for S/MIME input", file=sys.stderr)
+        message = read_smime(signature)
+        report = verify(message.signature, message.content, **options)
+    elif args.data:
+        with open(args.data, "rb") as handle:
+            report = verify(signature, handle, **options)
+    else:
+        report = verify(signature, None, **options)
     emit(report.to_dict(), str(report), args.json)
     return EXIT_VALID if report.valid else EXIT_INVALID

@@ -89,6 +89,13 @@ class VerificationReport:
     signature_intact: bool | None = None
     digest_algorithm: str | None = None
     signature_algorithm: str | None = None
+    jurisdiction: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    missing_evidence: list[str] = field(default_factory=list)
+    timestamp_authority: str | None = None
+    validation_time: datetime.datetime | None = None
+    cosigners: list[VerificationReport] = field(default_factory=list)
+    countersignatures: list[VerificationReport] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
 
@@ -122,6 +129,13 @@ class VerificationReport:
             "digest_algorithm": self.digest_algorithm,
             "signature_algorithm": self.signature_algorithm,
             "chain": [c.subject.rfc4514_string() for c in self.chain],
+            "validation_time": _iso(self.validation_time),
+            "timestamp_authority": self.timestamp_authority,
+            "jurisdiction": self.jurisdiction,
+            "evidence": list(self.evidence),
+            "missing_evidence": list(self.missing_evidence),
+            "cosigners": [r.to_dict() for r in self.cosigners],
+            "countersignatures": [r.to_dict() for r in self.countersignatures],
             "errors": [e.to_dict() for e in self.errors],
             "warnings": [w.to_dict() for w in self.warnings],
         }
@@ -140,12 +154,32 @@ class VerificationReport:
             lines.append(f"serial: {self.signer.serial:x}")
         if self.signing_time is not None:
             lines.append(f"signing time (claimed by signer): {self.signing_time.isoformat()}")
+        if self.timestamp is not None:
+            lines.append(
+                f"time-stamp (proof of existence): {self.timestamp.isoformat()}"
+                f" by {self.timestamp_authority}"
+            )
+        if self.validation_time is not None:
+            lines.append(f"path validated at: {self.validation_time.isoformat()}")
+        if self.revocation is not None:
+            lines.append(f"revocation: {self.revocation}")
         if self.trust_domain is not None and self.valid:
             lines.append(f"trusted in domain: {self.trust_domain}")
         if self.content_intact is not None:
             lines.append(f"content unchanged: {'yes' if self.content_intact else 'NO'}")
+        if self.jurisdiction is not None:
+            lines.append(f"level profile: {self.jurisdiction}")
+            lines.extend(f"  evidence found: {e}" for e in self.evidence)
+            lines.extend(f"  evidence missing: {e}" for e in self.missing_evidence)
         lines.extend(f"error [{e.code}]: {e.message}" for e in self.errors)
         lines.extend(f"warning [{w.code}]: {w.message}" for w in self.warnings)
+        for kind, reports in (
+            ("co-signer", self.cosigners),
+            ("counter-signer", self.countersignatures),
+        ):
+            for index, other in enumerate(reports, 1):
+                lines.append(f"{kind} {index}:")
+                lines.extend("  " + line for line in str(other).splitlines())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -154,11 +188,20 @@ class VerificationReport:
             f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
             f"<td>{html.escape(str(v))}</td></tr>"
             for k, v in self.to_dict().items()
-            if k not in ("errors", "warnings") and v is not None
+            if k not in ("errors", "warnings", "cosigners", "countersignatures")
+            and v not in (None, [])
         )
         findings = "".join(
             f"<li><b>{html.escape(f.code)}</b>: {html.escape(f.message)}</li>"
             for f in [*self.errors, *self.warnings]
+        )
+        findings += "".join(
+            f"<li>{html.escape(kind)}: {other._repr_html_()}</li>"
+            for kind, group in (
+                ("co-signer", self.cosigners),
+                ("counter-signer", self.countersignatures),
+            )
+            for other in group
         )
         title = "valid" if self.valid else "not valid"
         return (

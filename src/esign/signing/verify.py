@@ -2,73 +2,159 @@
 
 Integrity (message digest, signature value, content type, CMS algorithm protection and the
 signing-certificate-v2 binding) is checked by pyHanko's ``validate_sig_integrity``; the
-certificate path by the caller's :class:`TrustContext`. Every failure becomes a named
-finding; nothing that fails is ever reported valid.
+certificate path by the caller's :class:`TrustContext`; the level by
+:mod:`esign.signing.levels`. Every failure becomes a named finding; nothing that fails is
+ever reported valid.
+
+Time: a valid RFC 3161 signature time-stamp proves the signature existed at its time, so
+the path (expiry, revocation) is judged at that time. Without one, the signer's
+``signing-time`` is only a claim and the path is judged at ``at`` (default: now): a
+certificate revoked since makes the signature invalid.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from asn1crypto import cms
+from asn1crypto import cms, core, tsp
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.general import find_unique_cms_attribute
 from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+from pyhanko.sign.validation.generic_cms import (
+    validate_algorithm_protection,
+    validate_sig_integrity,
+)
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
-from esign.certs.trust import TrustContext, from_asn1, to_asn1
+from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
+from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.errors import EsignError, MalformedInputError
 from esign.policy import AlgorithmPolicy
-from esign.signing.container import PARSE_ERRORS, load_signed_data
+from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
+from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
+from esign.signing.revocation import CRLS
 
 CHUNK = 1 << 20
+_MALFORMED: tuple[type[Exception], ...] = (*PARSE_ERRORS, UnsupportedAlgorithm)
+MAX_COUNTERSIGNATURES = 16
+MAX_DEPTH = 4  # counter-signatures of counter-signatures
+
+#: Errors from pyHanko/cryptography when a signature value cannot even be checked.
+_CHECK_ERRORS = (ValueError, TypeError, NotImplementedError, KeyError)
 
 
-def _digest(name: str, data: bytes | BinaryIO) -> bytes:
+def _hasher(name: str) -> hashlib._Hash:
     try:
-        hasher = hashlib.new(name.replace("_", "-") if name.startswith("sha3") else name)
+        return hashlib.new(name.replace("_", "-") if name.startswith("sha3") else name)
     except ValueError as exc:
         raise MalformedInputError(f"unknown digest algorithm {name}") from exc
+
+
+def _digests(names: set[str], data: bytes | BinaryIO) -> dict[str, bytes]:
+    """Hash ``data`` once with every algorithm in ``names`` (one pass over a stream)."""
+    hashers = {name: _hasher(name) for name in names}
     if isinstance(data, (bytes, bytearray, memoryview)):
-        hasher.update(data)
+        for h in hashers.values():
+            h.update(data)
     else:
         while chunk := data.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.digest()
+            for h in hashers.values():
+                h.update(chunk)
+    return {name: h.digest() for name, h in hashers.items()}
 
 
 def _find_signer_certificate(
     signer_info: cms.SignerInfo, candidates: list[x509.Certificate]
 ) -> x509.Certificate | None:
     sid = signer_info["sid"]
-    for certificate in candidates:
-        asn1_cert = to_asn1(certificate)
-        if sid.name == "issuer_and_serial_number":
-            if (
-                asn1_cert.issuer == sid.chosen["issuer"]
-                and asn1_cert.serial_number == sid.chosen["serial_number"].native
+    if sid.name == "issuer_and_serial_number":
+        serial = sid.chosen["serial_number"].native
+        for certificate in candidates:
+            # serial first (an int compare), the RFC 5280 name comparison only on a match
+            if certificate.serial_number == serial and (
+                to_asn1(certificate).issuer == sid.chosen["issuer"]
             ):
                 return certificate
-        elif asn1_cert.key_identifier == sid.chosen.native:
+        return None
+    for certificate in candidates:
+        if to_asn1(certificate).key_identifier == sid.chosen.native:
             return certificate
     return None
 
 
 def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
     found: list[x509.Certificate] = []
-    if signed["certificates"].native is None:
+    if isinstance(signed["certificates"], core.Void):
         return found
     for choice in signed["certificates"]:
         if choice.name == "certificate":
             try:
                 found.append(from_asn1(choice.chosen))
-            except ValueError as exc:
-                raise MalformedInputError(f"an embedded certificate is malformed: {exc}") from exc
+            except ValueError:
+                # Unusable here (e.g. DSA inheriting its parameters, which cryptography
+                # cannot load): skipped; if it was needed, the signer or path is missing.
+                continue
     return found
+
+
+class _PathCache:
+    """Validated paths per trust context, so many signatures from one signer are cheap.
+
+    Only paths judged at a fixed moment (``at`` or a time-stamp) are kept; "now" moves.
+    """
+
+    def __init__(self) -> None:
+        self._by_trust: weakref.WeakKeyDictionary[TrustContext, dict[tuple[bytes, ...], PathResult]]
+        self._by_trust = weakref.WeakKeyDictionary()
+
+    def validate(
+        self,
+        trust: TrustContext,
+        certificate: x509.Certificate,
+        moment: datetime.datetime | None,
+        usage: str,
+        extras: list[x509.Certificate],
+    ) -> PathResult:
+        if moment is None:
+            return trust.validate(certificate, at=None, usage=usage, extra_certificates=extras)
+        key = (
+            certificate.fingerprint(_SHA256),
+            moment.isoformat().encode(),
+            usage.encode(),
+            *sorted(c.fingerprint(_SHA256) for c in extras),
+        )
+        cache = self._by_trust.setdefault(trust, {})
+        if key not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = trust.validate(
+                certificate, at=moment, usage=usage, extra_certificates=extras
+            )
+        return cache[key]
+
+
+_SHA256 = hashes.SHA256()
+_PATHS = _PathCache()
+
+
+@dataclass
+class _Options:
+    trust: TrustContext
+    tsa_trust: TrustContext
+    at: datetime.datetime | None
+    extra: list[x509.Certificate]
+    trusted_lists: Sequence[TrustedList]
+    jurisdiction: str
+    policy: AlgorithmPolicy
 
 
 def verify(
@@ -78,81 +164,162 @@ def verify(
     trust: TrustContext,
     at: datetime.datetime | None = None,
     certificates: Iterable[x509.Certificate] = (),
+    trusted_lists: Iterable[TrustedList] = (),
+    jurisdiction: str = "eidas",
+    tsa_trust: TrustContext | None = None,
 ) -> VerificationReport:
     """Verify a CMS signature (DER or PEM) over ``data`` or its encapsulated content.
 
     ``data`` is required for a detached signature; for an attached one it is optional and,
     when given, must equal the encapsulated content. ``certificates`` helps find the signer
     and build the path when the signature does not carry them. The path is validated at
-    ``at`` (default: now). Raises :class:`MalformedInputError` only for input that is not a
-    signature at all; every other problem is an error inside the returned report.
+    ``at``; without ``at``, at the time of a valid signature time-stamp, else now.
+
+    Every signer is verified: the report describes the first and lists the others as
+    ``cosigners``; it is valid only if all are. Counter-signatures are verified too.
+    ``trusted_lists`` and ``jurisdiction`` (``"eidas"`` or ``"ru"``) decide QUALIFIED;
+    ``tsa_trust`` is the trust domain for time-stamp authorities (default: ``trust``).
+    Raises :class:`MalformedInputError` only for input that is not a signature at all;
+    every other problem is an error inside the returned report.
     """
-    signed = load_signed_data(signature)
+    if jurisdiction not in JURISDICTIONS:
+        raise EsignError(
+            f"unknown jurisdiction {jurisdiction!r}; known: {', '.join(JURISDICTIONS)}"
+        )
+    load_signed_data(signature)  # every field checked once, at the door ...
+    # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
+    # algorithm identifiers were read, which is slow and would hide non-DER encodings.
+    signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
+    options = _Options(
+        trust=trust,
+        tsa_trust=tsa_trust or trust,
+        at=at,
+        extra=list(certificates),
+        trusted_lists=list(trusted_lists),
+        jurisdiction=jurisdiction,
+        policy=AlgorithmPolicy(legacy=trust.legacy_algorithms),
+    )
     try:
-        return _verify(signed, data, trust, at, list(certificates))
+        return _verify(signed, data, options)
     except EsignError:
         raise
-    except PARSE_ERRORS as exc:
+    except _MALFORMED as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
 
 
-def _verify(
-    signed: cms.SignedData,
-    data: bytes | BinaryIO | None,
-    trust: TrustContext,
-    at: datetime.datetime | None,
-    extra: list[x509.Certificate],
-) -> VerificationReport:
-    report = VerificationReport()
-    policy = AlgorithmPolicy(legacy=trust.legacy_algorithms)
-    signer_infos = signed["signer_infos"]
-    if len(signer_infos) != 1:
-        report.error(
-            "unsupported",
-            f"{len(signer_infos)} signers: this version verifies exactly one signer",
-        )
-        return report.finish()
-    signer_info = signer_infos[0]
+_WITH_CRLS: weakref.WeakKeyDictionary[TrustContext, dict[frozenset[bytes], TrustContext]]
+_WITH_CRLS = weakref.WeakKeyDictionary()
 
+
+def _with_embedded_crls(trust: TrustContext, signed: cms.SignedData) -> TrustContext:
+    """``trust`` plus the CRLs a B-LT signature carries (cached per set of CRLs).
+
+    A CRL counts only if signed by a CA in the validated path, so embedded data can add
+    revocation evidence but never trust.
+    """
+    if isinstance(signed["crls"], core.Void):
+        return trust
+    embedded = frozenset(
+        choice.chosen.dump() for choice in signed["crls"] if choice.name == "crl"
+    ) - frozenset(trust.crls)
+    if not embedded:
+        return trust
+    cache = _WITH_CRLS.setdefault(trust, {})
+    if embedded not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[embedded] = TrustContext(
+            trust.anchors,
+            intermediates=trust.intermediates,
+            crls=[*trust.crls, *sorted(embedded)],
+            name=trust.name,
+            revocation_required=trust.revocation_required,
+            legacy_algorithms=trust.legacy_algorithms,
+        )
+    return cache[embedded]
+
+
+def _verify(
+    signed: cms.SignedData, data: bytes | BinaryIO | None, options: _Options
+) -> VerificationReport:
     encap = signed["encap_content_info"]
     content_type = encap["content_type"].native
     attached = encap["content"].native if encap["content"].native is not None else None
     if attached is not None and not isinstance(attached, bytes):
-        raise MalformedInputError("the encapsulated content is not an OCTET STRING")
+        if not isinstance(encap["content"], core.ParsableOctetString):
+            raise MalformedInputError("the encapsulated content is not an OCTET STRING")
+        attached = encap["content"].contents
     if attached is None and data is None:
         raise MalformedInputError("detached signature: the signed data must be given")
 
+    names = {si["digest_algorithm"]["algorithm"].native for si in signed["signer_infos"]}
+    usable = {n for n in names if options.policy.digest_refusal(n) is None}
+    mismatch = False
+    if attached is not None:
+        digests = _digests(usable, attached)
+        if data is not None and usable:
+            mismatch = _digests(usable, data) != digests
+    else:
+        assert data is not None
+        digests = _digests(usable, data)
+
+    embedded = _embedded_certificates(signed)
+    options.trust = _with_embedded_crls(options.trust, signed)
+    if options.tsa_trust is not options.trust:
+        options.tsa_trust = _with_embedded_crls(options.tsa_trust, signed)
+    reports = []
+    for signer_info in signed["signer_infos"]:
+        report = _verify_signer(signer_info, content_type, digests, embedded, options)
+        if mismatch:
+            report.error("content_mismatch", "the given data differs from the signed content")
+        reports.append(report.finish())
+    first = reports[0]
+    first.cosigners = reports[1:]
+    for index, other in enumerate(first.cosigners, 2):
+        if not other.valid:
+            first.error("cosigner_invalid", f"signer {index} of this document is not valid")
+    return first.finish()
+
+
+def _verify_signer(
+    signer_info: cms.SignerInfo,
+    content_type: str,
+    digests: dict[str, bytes],
+    embedded: list[x509.Certificate],
+    options: _Options,
+) -> VerificationReport:
+    report = VerificationReport()
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
     report.digest_algorithm = digest_name
     report.signature_algorithm = signer_info["signature_algorithm"]["algorithm"].native
-    refusal = policy.digest_refusal(digest_name)
+    refusal = options.policy.digest_refusal(digest_name)
     if refusal:
         report.error("weak_algorithm", refusal)
-        return report.finish()
+        return report
 
-    if attached is not None:
-        actual = _digest(digest_name, attached)
-        if data is not None and _digest(digest_name, data) != actual:
-            report.error("content_mismatch", "the given data differs from the signed content")
-    else:
-        assert data is not None
-        actual = _digest(digest_name, data)
-
-    embedded = _embedded_certificates(signed)
-    certificate = _find_signer_certificate(signer_info, embedded + extra)
+    candidates = embedded + options.extra
+    # The signer may also be one the verifier already holds (an anchor, as for the
+    # self-signed RFC 9881 example certificates, or a known intermediate).
+    certificate = _find_signer_certificate(
+        signer_info, candidates + options.trust.anchors + options.trust.intermediates
+    )
     if certificate is None:
         report.error(
             "signer_certificate_missing",
             "the signer's certificate is neither in the signature nor given",
         )
-        return report.finish()
+        return report
     report.signer = SignerIdentity.from_certificate(certificate)
-    key_refusal = policy.key_refusal(certificate.public_key())
+    try:
+        key_refusal = options.policy.key_refusal(certificate.public_key())
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        report.error("unsupported_algorithm", f"the signer's public key is unusable: {exc}")
+        return report
     if key_refusal:
         report.error("weak_algorithm", key_refusal)
 
     signed_attrs = signer_info["signed_attrs"]
-    if signed_attrs.native is None:
+    if isinstance(signed_attrs, core.Void):
         report.warn(
             "no_signed_attributes",
             "no signed attributes: no signing time, no signing-certificate binding",
@@ -169,37 +336,266 @@ def _verify(
                 "no ESS signing-certificate(-v2) attribute binds the signer certificate",
             )
 
-    try:
-        intact, valid = validate_sig_integrity(
-            signer_info, to_asn1(certificate), content_type, actual
-        )
-    except SignatureValidationError as exc:
-        report.error("signed_attributes_invalid", exc.failure_message)
-        intact, valid = False, False
-    except (ValueError, TypeError, NotImplementedError) as exc:
-        report.error("signature_unverifiable", f"cannot check the signature: {exc}")
-        intact, valid = False, False
-    else:
-        report.content_intact = intact
-        report.signature_intact = valid
-        if not intact:
-            report.error(
-                "content_modified",
-                "the content does not match the signed message digest: it was changed",
-            )
-        if not valid:
-            report.error(
-                "bad_signature", "the signature value does not verify with the signer's public key"
-            )
+    _check_integrity(report, signer_info, certificate, content_type, digests[digest_name])
+    signature_value: bytes = signer_info["signature"].native
 
-    path = trust.validate(certificate, at=at, usage="signing", extra_certificates=embedded + extra)
+    moment = options.at
+    unsigned = signer_info["unsigned_attrs"]
+    tokens = []
+    counters = []
+    if not isinstance(unsigned, core.Void):
+        for attribute in unsigned:
+            kind = attribute["type"].native
+            if kind == "signature_time_stamp_token":
+                tokens.extend(attribute["values"])
+            elif kind == "counter_signature":
+                counters.extend(attribute["values"])
+    if len(tokens) > 1:
+        report.warn("several_timestamps", "more than one signature time-stamp: the first is used")
+    if tokens:
+        stamped = _check_timestamp(report, tokens[0], signature_value, candidates, options)
+        if stamped is not None and moment is None:
+            moment = stamped
+
+    path = _validate_path(
+        report, options.trust, certificate, moment, "signing", embedded + options.extra
+    )
+
+    if len(counters) > MAX_COUNTERSIGNATURES:
+        raise MalformedInputError(f"more than {MAX_COUNTERSIGNATURES} counter-signatures")
+    for counter in counters:
+        sub = _verify_countersignature(counter, signature_value, candidates, moment, options, 1)
+        report.countersignatures.append(sub)
+        if not sub.valid:
+            report.warn("countersignature_invalid", "a counter-signature does not verify")
+
+    if not report.errors:
+        report.valid = True
+        decision = decide_level(
+            path.chain, trusted_lists=options.trusted_lists, jurisdiction=options.jurisdiction
+        )
+        report.level = decision.level
+        report.jurisdiction = decision.jurisdiction
+        report.evidence = decision.found
+        report.missing_evidence = decision.missing
+        if options.trusted_lists and decision.level is not SignatureLevel.QUALIFIED:
+            report.warn("not_qualified", decision.summary)
+    return report
+
+
+def _validate_path(
+    report: VerificationReport,
+    trust: TrustContext,
+    certificate: x509.Certificate,
+    moment: datetime.datetime | None,
+    usage: str,
+    extras: list[x509.Certificate],
+) -> PathResult:
+    """Validate the path at ``moment`` and judge revocation at that moment (see
+    :mod:`esign.signing.revocation`); findings go into ``report``."""
+    retroactive = moment is not None and CRLS.newer_than(trust, moment)
+    context = CRLS.twin(trust) if retroactive else trust
+    path = _PATHS.validate(context, certificate, moment, usage, extras)
+    report.validation_time = moment
     report.trust_domain = path.domain
     report.chain = path.chain
     for failure in path.failures:
         report.error(failure.code, failure.message)
     if path.revocation_reason is not None:
         report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
+        return path
+    if not path.trusted:
+        return path
+    when = moment or datetime.datetime.now(datetime.timezone.utc)
+    status = CRLS.status(trust, path.chain, when)
+    if status.revoked:
+        report.revocation = f"revoked ({status.reason}) at {status.revoked_at}"
+        report.error(
+            "revoked",
+            f"{status.subject} was revoked at {status.revoked_at} ({status.reason}), "
+            f"before {when.isoformat()}",
+        )
+    elif retroactive and trust.revocation_required and not status.leaf_covered:
+        report.error("no_revocation_info", "no CRL from the signer certificate's issuer")
+    elif status.later:
+        report.revocation = f"not revoked at {when.isoformat()}; later: " + "; ".join(status.later)
+        report.warn(
+            "revoked_after_signing",
+            "revoked after the proven signing time (the signature stands): "
+            + "; ".join(status.later),
+        )
+    else:
+        report.revocation = "not revoked" if trust.crls else "not checked (no CRL given)"
+    return path
 
+
+def _check_integrity(
+    report: VerificationReport,
+    signer_info: cms.SignerInfo,
+    certificate: x509.Certificate,
+    content_type: str,
+    actual: bytes,
+) -> None:
+    try:
+        intact, valid = validate_sig_integrity(
+            signer_info, to_asn1(certificate), content_type, actual
+        )
+    except SignatureValidationError as exc:
+        report.error("signed_attributes_invalid", exc.failure_message)
+        return
+    except _CHECK_ERRORS as exc:
+        report.error("signature_unverifiable", f"cannot check the signature: {exc}")
+        return
+    report.content_intact = intact
+    report.signature_intact = valid
+    if not intact:
+        report.error(
+            "content_modified",
+            "the content does not match the signed message digest: it was changed",
+        )
+    if not valid:
+        report.error(
+            "bad_signature", "the signature value does not verify with the signer's public key"
+        )
+
+
+def _check_timestamp(
+    report: VerificationReport,
+    token: cms.ContentInfo,
+    signature_value: bytes,
+    candidates: list[x509.Certificate],
+    options: _Options,
+) -> datetime.datetime | None:
+    """Check an RFC 3161 signature time-stamp; its time when it is valid, else None."""
+    if token["content_type"].native != "signed_data":
+        report.error("timestamp_invalid", "the time-stamp token is not a SignedData")
+        return None
+    tst_signed: cms.SignedData = token["content"]
+    encap = tst_signed["encap_content_info"]
+    if encap["content_type"].native != "tst_info" or len(tst_signed["signer_infos"]) != 1:
+        report.error("timestamp_invalid", "the time-stamp token does not hold one TSTInfo signer")
+        return None
+    raw = encap["content"].contents
+    info = tsp.TSTInfo.load(raw, strict=True)
+    gen_time: datetime.datetime = info["gen_time"].native
+    imprint = info["message_imprint"]
+    algorithm = imprint["hash_algorithm"]["algorithm"].native
+    if options.policy.digest_refusal(algorithm):
+        report.error("timestamp_invalid", f"time-stamp imprint uses refused digest {algorithm}")
+        return None
+    if _digests({algorithm}, signature_value)[algorithm] != imprint["hashed_message"].native:
+        report.error("timestamp_invalid", "the time-stamp is not over this signature value")
+        return None
+    tsa_info = tsa_signer = tst_signed["signer_infos"][0]
+    tsa_certs = _embedded_certificates(tst_signed) + candidates
+    tsa_cert = _find_signer_certificate(tsa_signer, tsa_certs)
+    if tsa_cert is None:
+        report.error("timestamp_invalid", "the time-stamp authority's certificate is missing")
+        return None
+    tsa_name = tsa_cert.subject.rfc4514_string()
+    tst_digest = tsa_info["digest_algorithm"]["algorithm"].native
+    if options.policy.digest_refusal(tst_digest):
+        report.error("timestamp_invalid", f"time-stamp signed with refused digest {tst_digest}")
+        return None
+    sub = VerificationReport()
+    _check_integrity(sub, tsa_info, tsa_cert, "tst_info", _digests({tst_digest}, raw)[tst_digest])
+    for finding in sub.errors:
+        report.error("timestamp_invalid", f"time-stamp by {tsa_name}: {finding.message}")
+    try:
+        eku = tsa_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        is_tsa = ExtendedKeyUsageOID.TIME_STAMPING in eku
+    except x509.ExtensionNotFound:
+        is_tsa = False
+    if not is_tsa:
+        report.error("timestamp_untrusted", f"{tsa_name} is not a time-stamping certificate")
+    tsa_report = VerificationReport()
+    _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
+    for finding in tsa_report.errors:
+        report.error("timestamp_untrusted", f"time-stamp authority {tsa_name}: {finding.message}")
+    if sub.errors or not is_tsa or tsa_report.errors:
+        return None
+    report.timestamp = gen_time
+    report.timestamp_authority = tsa_name
+    return gen_time
+
+
+def _verify_countersignature(
+    counter: cms.SignerInfo,
+    parent_signature: bytes,
+    candidates: list[x509.Certificate],
+    moment: datetime.datetime | None,
+    options: _Options,
+    depth: int,
+) -> VerificationReport:
+    """Verify a counter-signature (RFC 5652 §11.4) over its parent's signature value."""
+    report = VerificationReport()
+    digest_name = counter["digest_algorithm"]["algorithm"].native
+    report.digest_algorithm = digest_name
+    report.signature_algorithm = counter["signature_algorithm"]["algorithm"].native
+    refusal = options.policy.digest_refusal(digest_name)
+    certificate = _find_signer_certificate(counter, candidates)
+    if refusal:
+        report.error("weak_algorithm", refusal)
+    elif certificate is None:
+        report.error("signer_certificate_missing", "the counter-signer's certificate is missing")
+    if report.errors or certificate is None:
+        return report.finish()
+    report.signer = SignerIdentity.from_certificate(certificate)
+    attrs = counter["signed_attrs"]
+    if isinstance(attrs, core.Void):
+        report.error("signed_attributes_invalid", "a counter-signature needs signed attributes")
+        return report.finish()
+    names = [a["type"].native for a in attrs]
+    if "content_type" in names:
+        report.error("signed_attributes_invalid", "a counter-signature has no content-type")
+    try:
+        report.signing_time = find_unique_cms_attribute(attrs, "signing_time").native
+    except Exception:
+        report.warn("no_signing_time", "the counter-signer did not state a signing time")
+    try:
+        embedded = find_unique_cms_attribute(attrs, "message_digest").native
+        validate_algorithm_protection(
+            attrs.untag(),
+            claimed_digest_algorithm_obj=counter["digest_algorithm"],
+            claimed_signature_algorithm_obj=counter["signature_algorithm"],
+            claimed_mac_algorithm_obj=None,
+        )
+    except Exception as exc:
+        report.error("signed_attributes_invalid", f"counter-signature attributes: {exc}")
+        return report.finish()
+    report.content_intact = embedded == _digests({digest_name}, parent_signature)[digest_name]
+    if not report.content_intact:
+        report.error("content_modified", "the counter-signature is not over this signature")
+    try:
+        DefaultSignatureValidator().validate_signature(
+            counter["signature"].native,
+            attrs.untag().dump(),
+            to_asn1(certificate).public_key,
+            counter["signature_algorithm"],
+            context=SignatureValidationContext(contextual_md_algorithm=digest_name),
+        )
+        report.signature_intact = True
+    except _CHECK_ERRORS as exc:
+        report.error("signature_unverifiable", f"cannot check the counter-signature: {exc}")
+    except Exception:
+        report.signature_intact = False
+        report.error("bad_signature", "the counter-signature value does not verify")
+    _validate_path(report, options.trust, certificate, moment, "signing", candidates)
+    unsigned = counter["unsigned_attrs"]
+    if not isinstance(unsigned, core.Void) and depth < MAX_DEPTH:
+        for attribute in unsigned:
+            if attribute["type"].native == "counter_signature":
+                for nested in attribute["values"]:
+                    report.countersignatures.append(
+                        _verify_countersignature(
+                            nested,
+                            counter["signature"].native,
+                            candidates,
+                            moment,
+                            options,
+                            depth + 1,
+                        )
+                    )
     if not report.errors:
         report.valid = True
         report.level = SignatureLevel.ADVANCED
