@@ -9,7 +9,7 @@ import pytest
 from asn1crypto import algos, pem
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from esign.certs import CertificateAuthority
 from esign.errors import (
@@ -392,3 +392,40 @@ def test_overwriting_a_loose_file_makes_it_private(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o077 == 0
     assert load_key(path, PASSWORD).public_key() == key_of("ec-p256").public_key()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.pem"], "no temporary file left"
+
+
+def test_wrong_password_with_valid_cbc_padding_is_still_a_wrong_password() -> None:
+    """PBES2 with AES-CBC has no MAC: about 1 wrong password in 256 decrypts to valid
+    padding. Such a password must still be reported as wrong, not as a damaged file."""
+    from cryptography.hazmat.primitives import padding as sym_padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    from esign.keys import dump_key, parse_key
+
+    key = key_of("ec-p256")
+    der = dump_key(key, "right", encoding="der", kdf=Pbkdf2Kdf(iterations=1000))
+    info = inspect_encrypted(der)
+    assert info.kdf == "pbkdf2"
+    from asn1crypto import keys as asn1_keys
+
+    epki = asn1_keys.EncryptedPrivateKeyInfo.load(der)
+    params = epki["encryption_algorithm"]["parameters"]
+    salt = params["key_derivation_func"]["parameters"]["salt"].native
+    iv = params["encryption_scheme"]["parameters"].native
+    ciphertext = epki["encrypted_data"].native
+    for attempt in range(5000):
+        guess = f"wrong-{attempt}".encode()
+        kek = PBKDF2HMAC(hashes.SHA256(), 32, salt, 1000).derive(guess)
+        plain = Cipher(algorithms.AES(kek), modes.CBC(iv)).decryptor().update(ciphertext)
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        try:
+            unpadder.update(plain)
+            unpadder.finalize()
+        except ValueError:
+            continue
+        break  # this wrong password passes the padding check
+    else:
+        pytest.fail("no wrong password with valid padding in 5000 tries (p < 1e-8)")
+    with pytest.raises(WrongPasswordError):
+        parse_key(der, guess)

@@ -531,8 +531,22 @@ class TrustContext:
             for issuer, extra in index_crls(call_crls).items():
                 by_issuer.setdefault(issuer, []).extend(extra)
         leaf_crls = by_issuer.get(certificate.issuer.hashable, [])
+        # A CRL makes the leaf's revocation check mandatory only if it is fresh AND signed
+        # by a CA that could issue the leaf: a CRL under the same name from someone else
+        # (a forgery, or an unrelated CA with a clashing name) is no evidence at all.
+        candidates = (
+            [
+                asn1_x509.Certificate.load(der)
+                for der in (*self._anchor_ders, *self._intermediate_ders, *originals[1:])
+            ]
+            if leaf_crls
+            else []
+        )
+        issuers = [c for c in candidates if c.subject.hashable == certificate.issuer.hashable]
         usable = any(
-            c.fresh_at(moment, self.TIME_TOLERANCE, self.retroactive_revocation) for c in leaf_crls
+            c.fresh_at(moment, self.TIME_TOLERANCE, self.retroactive_revocation)
+            and any(c.signed_by(i) for i in issuers)
+            for c in leaf_crls
         )
         ee_rule = self._rule(self.revocation_required or usable)
         ca_rule = self._rule(self.revocation_required)

@@ -80,11 +80,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="profile for the qualified decision (default: eidas)",
     )
     v.add_argument(
-        "--require-revocation",
-        action="store_true",
-        help="fail unless revocation data (--crl) covers every certificate of the path",
-    )
-    v.add_argument(
         "--tsa-trust",
         action="extend",
         nargs="+",
@@ -138,18 +133,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     signature = read_file(args.signature)
-    trust = trust_from(args)
-    if args.require_revocation:
-        from esign.certs.trust import TrustContext
-
-        trust = TrustContext(
-            trust.anchors,
-            intermediates=trust.intermediates,
-            crls=trust.crls,
-            name=trust.name,
-            revocation_required=True,
-            legacy_algorithms=trust.legacy_algorithms,
-        )
+    trust = trust_from(args)  # --require-revocation, --ocsp, --fetch come with the trust options
     lists = []
     issuers = certificates_from(args.trusted_list) + certificates_from(args.qualified_issuer)
     if issuers:

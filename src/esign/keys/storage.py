@@ -145,10 +145,10 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
     if kind == "pkcs8-pem":
         if not any(label in data for label in _PEM_KEY_LABELS):
             raise UnknownKeyFormatError("the PEM file holds no private key")
-        _check_pem_bounds(data)
+        encrypted = _check_pem_bounds(data)
         loader = serialization.load_pem_private_key
     else:
-        _check_der_bounds(data)
+        encrypted = _check_der_bounds(data)
         loader = serialization.load_der_private_key
     try:
         try:
@@ -167,10 +167,18 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
         raise UnsupportedAlgorithmError(f"unsupported private key algorithm: {exc}") from exc
     except InternalError as exc:
         # OpenSSL rejected the decrypted bytes in a way cryptography does not classify.
+        if encrypted and pw is not None:
+            raise WrongPasswordError(
+                "wrong password for the private key (or the file is damaged)"
+            ) from exc
         raise MalformedInputError("not a readable private key (damaged or unsupported)") from exc
     except (ValueError, TypeError) as exc:
         message = str(exc).lower()
-        if pw is not None and ("decrypt" in message or "password" in message):
+        # AES-CBC in PBES2 has no MAC: about 1 wrong password in 256 decrypts to valid
+        # padding and then fails as "unparsable". A well-formed encrypted container that
+        # does not yield a key under this password is a wrong password (or damage).
+        wrong = encrypted or "decrypt" in message or "password" in message
+        if pw is not None and wrong:
             raise WrongPasswordError(
                 "wrong password for the private key (or the file is damaged)"
             ) from exc
@@ -212,27 +220,30 @@ def _explain_post_quantum_form(data: bytes) -> None:
         )
 
 
-def _check_der_bounds(data: bytes) -> None:
-    """Bound-check the KDF of an EncryptedPrivateKeyInfo before any decryption."""
+def _check_der_bounds(data: bytes) -> bool:
+    """Bound-check the KDF of an EncryptedPrivateKeyInfo before any decryption; True if
+    ``data`` is one (well-formed, within bounds)."""
     from asn1crypto import keys
 
     try:
         keys.EncryptedPrivateKeyInfo.load(data, strict=True).native  # noqa: B018
     except (ValueError, TypeError, KeyError, AttributeError):
-        return  # not encrypted PKCS#8: cryptography reads (or refuses) it
+        return False  # not encrypted PKCS#8: cryptography reads (or refuses) it
     inspect_encrypted(data)
+    return True
 
 
-def _check_pem_bounds(data: bytes) -> None:
+def _check_pem_bounds(data: bytes) -> bool:
     from asn1crypto import pem
 
     if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
-        return
+        return False
     try:
         _, _, der = pem.unarmor(data[data.index(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") :])
     except (ValueError, TypeError) as exc:
         raise MalformedInputError("not a readable PEM private key") from exc
     inspect_encrypted(der)
+    return True
 
 
 def load_key(path: str | os.PathLike[str], password: str | bytes | None = None) -> PrivateKey:
