@@ -15,6 +15,7 @@ from cryptography import x509
 
 from esign.certs.loading import load_certificate, load_certificates
 from esign.certs.trust import TrustContext
+from esign.certs.trusted_list import TrustedList
 from esign.errors import EsignError, PasswordRequiredError
 from esign.keys.algorithms import PrivateKey
 from esign.keys.storage import MAX_KEY_FILE, parse_key
@@ -203,3 +204,56 @@ def _crl_der(data: bytes) -> bytes:
 def emit(payload: dict[str, Any], text: str, as_json: bool) -> None:
     """Print a report as JSON or as text."""
     print(json.dumps(payload, indent=2) if as_json else text)
+
+
+def add_level_options(parser: argparse.ArgumentParser) -> None:
+    """The evidence a verifier brings for QUALIFIED: trusted lists and a jurisdiction."""
+    from esign.certs.trusted_list import JURISDICTIONS
+
+    parser.add_argument(
+        "--trusted-list",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="trusted list(s) of qualified issuers: ETSI TS 119 612 XML, esign JSON or PEM",
+    )
+    parser.add_argument(
+        "--trusted-list-signer",
+        action="extend",
+        nargs="+",
+        metavar="CERT",
+        help="certificate(s) of the scheme operator that signs an ETSI trusted list",
+    )
+    parser.add_argument(
+        "--qualified-issuer",
+        action="extend",
+        nargs="+",
+        metavar="CERT",
+        help="treat this CA as on the trusted list (repeatable)",
+    )
+    parser.add_argument(
+        "--jurisdiction",
+        choices=JURISDICTIONS,
+        default="eidas",
+        help="profile for the qualified decision (default: eidas)",
+    )
+
+
+def trusted_lists_from(args: argparse.Namespace) -> list[TrustedList]:
+    """Every trusted list the options name, for the chosen jurisdiction."""
+    from esign.certs.trusted_list import TrustedList, load_trusted_list
+
+    signers = certificates_from(args.trusted_list_signer)
+    lists = [
+        load_trusted_list(
+            path,
+            jurisdiction=args.jurisdiction,
+            signer_certificates=signers,
+            verify_signature=True,
+        )
+        for path in args.trusted_list or []
+    ]
+    issuers = certificates_from(args.qualified_issuer)
+    if issuers:
+        lists.append(TrustedList(args.jurisdiction, issuers, name="--qualified-issuer"))
+    return lists

@@ -16,6 +16,7 @@ from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
     UsageError,
+    add_level_options,
     add_password_options,
     add_trust_options,
     certificate_from,
@@ -25,6 +26,7 @@ from esign.cli.common import (
     parse_time,
     read_file,
     trust_from,
+    trusted_lists_from,
 )
 from esign.envelope.recipients import (
     Identity,
@@ -94,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_password_options(o)
     _add_envelope_password_option(o)
     add_trust_options(o, extra_certs=False)
+    add_level_options(o)
     o.set_defaults(func=cmd_open)
 
 
@@ -228,6 +231,8 @@ def cmd_open(args: argparse.Namespace) -> int:
             trust=trust,
             at=parse_time(args.at),
             progress=progress_bar(size, "opening"),
+            trusted_lists=trusted_lists_from(args),
+            jurisdiction=args.jurisdiction,
         )
         report = opened.report
         if args.out and report.valid:

@@ -6,10 +6,10 @@ import argparse
 import base64
 import sys
 
-from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
+    add_level_options,
     add_password_options,
     add_trust_options,
     certificate_from,
@@ -19,6 +19,7 @@ from esign.cli.common import (
     parse_time,
     read_file,
     trust_from,
+    trusted_lists_from,
     write_file,
 )
 from esign.signing.sign import sign
@@ -59,26 +60,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     v.add_argument("signature", metavar="SIGNATURE", help="CMS signature: DER, PEM or S/MIME")
     v.add_argument("--data", metavar="FILE", help="the signed file (detached signatures)")
     add_trust_options(v)
-    v.add_argument(
-        "--trusted-list",
-        action="extend",
-        nargs="+",
-        metavar="FILE",
-        help="qualified issuing CAs (a PEM bundle of CA certificates), for QUALIFIED",
-    )
-    v.add_argument(
-        "--qualified-issuer",
-        action="extend",
-        nargs="+",
-        metavar="CERT",
-        help="treat this CA as on the trusted list (repeatable)",
-    )
-    v.add_argument(
-        "--jurisdiction",
-        choices=JURISDICTIONS,
-        default="eidas",
-        help="profile for the qualified decision (default: eidas)",
-    )
+    add_level_options(v)
     v.add_argument(
         "--tsa-trust",
         action="extend",
@@ -134,10 +116,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     signature = read_file(args.signature)
     trust = trust_from(args)  # --require-revocation, --ocsp, --fetch come with the trust options
-    lists = []
-    issuers = certificates_from(args.trusted_list) + certificates_from(args.qualified_issuer)
-    if issuers:
-        lists.append(TrustedList(args.jurisdiction, issuers, name="the given trusted list"))
+    lists = trusted_lists_from(args)
     tsa_trust = None
     if args.tsa_trust:
         from esign.certs.trust import TrustContext

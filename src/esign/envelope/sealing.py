@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from esign.asn1 import IntendedRecipient, RecipientBinding
 from esign.certs.trust import TrustContext
+from esign.certs.trusted_list import TrustedList
 from esign.envelope.recipients import (
     Identity,
     LocalIdentity,
@@ -358,8 +359,12 @@ def open_envelope(
     recipient: tuple[PrivateKey, x509.Certificate | None] | Identity,
     trust: TrustContext,
     at: datetime.datetime | None = None,
+    trusted_lists: Iterable[TrustedList] = (),
+    jurisdiction: str = "eidas",
 ) -> OpenedEnvelope:
     """Decrypt with the recipient's key, then verify the signature and the binding inside.
+
+    ``trusted_lists`` and ``jurisdiction`` decide the level, as in :func:`esign.verify`.
 
     Raises :class:`DecryptionError` (uniformly) if the envelope does not decrypt,
     :class:`NoMatchingRecipientError` if it is not addressed to this recipient and
@@ -380,7 +385,9 @@ def open_envelope(
             raise MalformedInputError(f"the enveloped SignedData is malformed: {exc}") from exc
     if not _is_attached_signature(plaintext):
         return OpenedEnvelope(content=plaintext, report=_not_signed(), signature=plaintext)
-    report = verify(plaintext, None, trust=trust, at=at)
+    report = verify(
+        plaintext, None, trust=trust, at=at, trusted_lists=trusted_lists, jurisdiction=jurisdiction
+    )
     signer_info = cms.ContentInfo.load(plaintext)["content"]["signer_infos"][0]
     names = check_binding(signer_info, decrypted.recipient_infos, decrypted.opened_by, report)
     return OpenedEnvelope(

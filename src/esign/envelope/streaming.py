@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -27,11 +27,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
 from esign._sync import run_sync
-from esign.certs.trust import TrustContext, to_asn1
+from esign.certs.trust import TrustContext
+from esign.certs.trusted_list import TrustedList
 from esign.envelope.ber import (
     EOC,
     ChunkSource,
@@ -60,16 +59,15 @@ from esign.envelope.sealing import (
 from esign.errors import (
     DecryptionError,
     EsignError,
-    InputTooLargeError,
     MalformedInputError,
     UnsupportedAlgorithmError,
 )
 from esign.keys.algorithms import PrivateKey
-from esign.policy import AlgorithmPolicy, default_digest_for
-from esign.signing.container import MAX_CERTIFICATES, PARSE_ERRORS
-from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
+from esign.policy import default_digest_for
+from esign.signing.container import PARSE_ERRORS
+from esign.signing.report import VerificationReport
 from esign.signing.sign import Clock, _pyhanko_signer, _utc_now
-from esign.signing.verify import _embedded_certificates, _find_signer_certificate
+from esign.signing.verify import verify
 
 CHUNK = 1 << 20
 Progress = Callable[[int], None]
@@ -366,6 +364,8 @@ def open_stream(
     trust: TrustContext,
     at: datetime.datetime | None = None,
     progress: Progress | None = None,
+    trusted_lists: Iterable[TrustedList] = (),
+    jurisdiction: str = "eidas",
 ) -> OpenedEnvelope:
     """Decrypt ``src`` and write the document to ``dst``, then verify; bounded memory.
 
@@ -376,7 +376,8 @@ def open_stream(
     identity = as_identity(recipient)
     reader = Reader(src)
     try:
-        return _open(reader, dst, identity, trust, at, progress)
+        levels = {"trusted_lists": list(trusted_lists), "jurisdiction": jurisdiction}
+        return _open(reader, dst, identity, trust, at, progress, levels)
     except EsignError:
         raise
     except PARSE_ERRORS as exc:
@@ -390,6 +391,7 @@ def _open(
     trust: TrustContext,
     at: datetime.datetime | None,
     progress: Progress | None,
+    levels: dict[str, Any],
 ) -> OpenedEnvelope:
     info = reader.header(0x30)
     kind = cms.ContentType.load(reader.element(0x06)).native
@@ -487,7 +489,7 @@ def _open(
         raise MalformedInputError("the enveloped signature is detached: no document inside")
 
     signed = inner.detached()
-    report = verify_digest(signed, inner.digests, trust=trust, at=at)
+    report = verify_digest(signed, inner.digests, trust=trust, at=at, **levels)
     names = check_binding(signed["signer_infos"][0], infos, opened_by, report, infos_der)
     return OpenedEnvelope(content=b"", report=report, signature=b"", intended_recipients=names)
 
@@ -498,72 +500,17 @@ def verify_digest(
     *,
     trust: TrustContext,
     at: datetime.datetime | None = None,
+    trusted_lists: Iterable[TrustedList] = (),
+    jurisdiction: str = "eidas",
 ) -> VerificationReport:
-    """Verify a SignedData whose content was hashed elsewhere (while streaming).
-
-    The same checks as :func:`esign.verify` — pyHanko's ``validate_sig_integrity`` for
-    digest, signature, content type, algorithm protection and ESS binding, then the path
-    in ``trust`` — on the small parts only.
-    """
-    report = VerificationReport()
-    policy = AlgorithmPolicy(legacy=trust.legacy_algorithms)
-    if len(signed["signer_infos"]) != 1:
-        report.error("unsupported", "this version verifies exactly one signer")
-        return report.finish()
-    certificates = signed["certificates"]
-    if certificates.native is not None and len(certificates) > MAX_CERTIFICATES:
-        raise InputTooLargeError(f"more than {MAX_CERTIFICATES} certificates")
-    signer_info = signed["signer_infos"][0]
-    digest_name = signer_info["digest_algorithm"]["algorithm"].native
-    report.digest_algorithm = digest_name
-    report.signature_algorithm = signer_info["signature_algorithm"]["algorithm"].native
-    refusal = policy.digest_refusal(digest_name)
-    if refusal:
-        report.error("weak_algorithm", refusal)
-        return report.finish()
-    if digest_name not in digests:
-        report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
-        return report.finish()
-    embedded = _embedded_certificates(signed)
-    certificate = _find_signer_certificate(signer_info, embedded)
-    if certificate is None:
-        report.error("signer_certificate_missing", "the signer's certificate is not included")
-        return report.finish()
-    report.signer = SignerIdentity.from_certificate(certificate)
-    key_refusal = policy.key_refusal(certificate.public_key())
-    if key_refusal:
-        report.error("weak_algorithm", key_refusal)
-    attrs = signer_info["signed_attrs"]
-    if attrs.native is not None:
-        for attr in attrs:
-            if attr["type"].native == "signing_time":
-                report.signing_time = attr["values"][0].native
-    try:
-        intact, valid = validate_sig_integrity(
-            signer_info,
-            to_asn1(certificate),
-            signed["encap_content_info"]["content_type"].native,
-            digests[digest_name],
-        )
-    except SignatureValidationError as exc:
-        report.error("signed_attributes_invalid", exc.failure_message)
-        intact, valid = False, False
-    except (ValueError, TypeError, NotImplementedError) as exc:
-        report.error("signature_unverifiable", f"cannot check the signature: {exc}")
-        intact, valid = False, False
-    report.content_intact, report.signature_intact = intact, valid
-    if not intact:
-        report.error("content_modified", "the content does not match the signed message digest")
-    if not valid:
-        report.error("bad_signature", "the signature value does not verify")
-    path = trust.validate(certificate, at=at, usage="signing", extra_certificates=embedded)
-    report.trust_domain = path.domain
-    report.chain = path.chain
-    for failure in path.failures:
-        report.error(failure.code, failure.message)
-    if path.revocation_reason is not None:
-        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
-    if not report.errors:
-        report.valid = True
-        report.level = SignatureLevel.ADVANCED
-    return report.finish()
+    """Verify a SignedData whose content was hashed while streaming: :func:`esign.verify`
+    with the digests in place of the content (same checks, levels and time-stamps)."""
+    signature = cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    return verify(
+        signature,
+        trust=trust,
+        at=at,
+        digests=digests,
+        trusted_lists=trusted_lists,
+        jurisdiction=jurisdiction,
+    )

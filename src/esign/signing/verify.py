@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -155,6 +155,7 @@ class _Options:
     trusted_lists: Sequence[TrustedList]
     jurisdiction: str
     policy: AlgorithmPolicy
+    digests: dict[str, bytes] | None = None
 
 
 def verify(
@@ -167,8 +168,12 @@ def verify(
     trusted_lists: Iterable[TrustedList] = (),
     jurisdiction: str = "eidas",
     tsa_trust: TrustContext | None = None,
+    digests: Mapping[str, bytes] | None = None,
 ) -> VerificationReport:
     """Verify a CMS signature (DER or PEM) over ``data`` or its encapsulated content.
+
+    ``digests`` (digest name -> digest of the content) replaces ``data`` for callers that
+    hashed the content themselves while streaming it (the envelope layer does).
 
     ``data`` is required for a detached signature; for an attached one it is optional and,
     when given, must equal the encapsulated content. ``certificates`` helps find the signer
@@ -198,6 +203,7 @@ def verify(
         trusted_lists=list(trusted_lists),
         jurisdiction=jurisdiction,
         policy=AlgorithmPolicy(legacy=trust.legacy_algorithms),
+        digests=dict(digests) if digests is not None else None,
     )
     try:
         return _verify(signed, data, options)
@@ -249,13 +255,16 @@ def _verify(
         if not isinstance(encap["content"], core.ParsableOctetString):
             raise MalformedInputError("the encapsulated content is not an OCTET STRING")
         attached = encap["content"].contents
-    if attached is None and data is None:
-        raise MalformedInputError("detached signature: the signed data must be given")
-
     names = {si["digest_algorithm"]["algorithm"].native for si in signed["signer_infos"]}
     usable = {n for n in names if options.policy.digest_refusal(n) is None}
     mismatch = False
-    if attached is not None:
+    if options.digests is not None:
+        if attached is not None or data is not None:
+            raise EsignError("give the content digests or the content, not both")
+        digests = options.digests
+    elif attached is None and data is None:
+        raise MalformedInputError("detached signature: the signed data must be given")
+    elif attached is not None:
         digests = _digests(usable, attached)
         if data is not None and usable:
             mismatch = _digests(usable, data) != digests
@@ -336,6 +345,9 @@ def _verify_signer(
                 "no ESS signing-certificate(-v2) attribute binds the signer certificate",
             )
 
+    if digest_name not in digests:
+        report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
+        return report
     _check_integrity(report, signer_info, certificate, content_type, digests[digest_name])
     signature_value: bytes = signer_info["signature"].native
 
