@@ -23,6 +23,8 @@ from esign.certs.profiles import QualifiedSettings
 from esign.certs.trusted_list import TrustedList
 from esign.keys import generate_key, save_key
 
+#: The name pyHanko registers with asn1crypto for id-ml-dsa-44 (RFC 9881).
+ML_DSA_44_NAME = "mldsa44"
 RETURN = b"Tax return 2026\nIncome: 1 250 000\n"
 SUBJECT = "CN=Ivan Ivanov,GN=Ivan,SN=Ivanov,serialNumber=PNODE-500100732259,C=DE"
 
@@ -85,12 +87,25 @@ def test_cli_open_decides_the_level_from_a_trusted_list_file(tmp_path: Path) -> 
 
     def open_with(*extra: str) -> dict[str, object]:
         result = subprocess.run(
-            [sys.executable, "-m", "esign", "open", str(tmp_path / "return.p7m"),
-             "--key", str(tmp_path / "tax.key"), "--trust", str(tmp_path / "ca.pem"),
-             "--json", *extra],
-            capture_output=True, text=True, env={"ESIGN_PASSWORD": "pw", "PATH": ""},
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "esign",
+                "open",
+                str(tmp_path / "return.p7m"),
+                "--key",
+                str(tmp_path / "tax.key"),
+                "--trust",
+                str(tmp_path / "ca.pem"),
+                "--json",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env={"ESIGN_PASSWORD": "pw", "PATH": ""},
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         payload: dict[str, object] = json.loads(result.stdout)
         return payload
@@ -130,3 +145,83 @@ def test_forgotten_password_revocation_and_time() -> None:
     assert before.valid, before.errors
     fresh = seal(RETURN, signer=(new_key, new_cert), recipients=[tax_cert])
     assert open_envelope(fresh, recipient=(tax_key, tax_cert), trust=trust).report.valid
+
+
+def test_post_quantum_story_on_the_command_line(tmp_path: Path) -> None:
+    """ML-DSA CA, ML-DSA signer, ML-KEM recipient: every step through `esign` commands."""
+    env = {"ESIGN_PASSWORD": "pw", "PATH": ""}
+
+    def esign(*args: str | Path) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "esign", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert result.returncode == 0, (args, result.stderr)
+        return result.stdout
+
+    esign(
+        "ca", "init", "--subject", "CN=PQ Root", "--out-dir", tmp_path / "ca", "--alg", "ml-dsa-65"
+    )
+    for name, alg, profile in (
+        ("signer", "ml-dsa-44", "signing"),
+        ("tax", "ml-kem-768", "encryption"),
+    ):
+        esign(
+            "key",
+            "generate",
+            "--alg",
+            alg,
+            "--out",
+            tmp_path / f"{name}.key",
+            "--public-out",
+            tmp_path / f"{name}.pub",
+        )
+        esign(
+            "cert",
+            "issue",
+            "--ca",
+            tmp_path / "ca",
+            "--public-key",
+            tmp_path / f"{name}.pub",
+            "--subject",
+            f"CN={name}",
+            "--profile",
+            profile,
+            "--out",
+            tmp_path / f"{name}.pem",
+        )
+    (tmp_path / "return.txt").write_bytes(RETURN)
+    esign(
+        "seal",
+        tmp_path / "return.txt",
+        "--key",
+        tmp_path / "signer.key",
+        "--cert",
+        tmp_path / "signer.pem",
+        "--to",
+        tmp_path / "tax.pem",
+        "--out",
+        tmp_path / "r.p7m",
+    )
+    report = json.loads(
+        esign(
+            "open",
+            tmp_path / "r.p7m",
+            "--key",
+            tmp_path / "tax.key",
+            "--cert",
+            tmp_path / "tax.pem",
+            "--trust",
+            tmp_path / "ca" / "ca.pem",
+            "--out",
+            tmp_path / "opened.txt",
+            "--json",
+        )
+    )
+    assert report["valid"] is True and report["signer"]["subject"] == "CN=signer"
+    assert report["signature_algorithm"] == ML_DSA_44_NAME
+    assert (tmp_path / "opened.txt").read_bytes() == RETURN

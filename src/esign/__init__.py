@@ -6,7 +6,8 @@ and reports), ``esign.envelope`` (sign-then-encrypt).
 """
 
 from esign.certs import CertificateAuthority, TrustContext
-from esign.envelope import OpenedEnvelope, open_envelope, seal
+from esign.certs.trusted_list import TrustedList
+from esign.envelope import OpenedEnvelope, open_envelope, open_stream, seal, seal_stream
 from esign.errors import (
     DecryptionError,
     EsignError,
@@ -35,12 +36,15 @@ __all__ = [
     "PasswordRequiredError",
     "SignatureLevel",
     "TrustContext",
+    "TrustedList",
     "UnsupportedAlgorithmError",
     "UntrustedCertificateError",
     "VerificationReport",
     "WrongPasswordError",
     "open_envelope",
+    "open_stream",
     "seal",
+    "seal_stream",
     "sign",
     "verify",
 ]

@@ -13,18 +13,12 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from esign.errors import InvalidCsrError, MalformedInputError, UnsupportedAlgorithmError
-from esign.keys.algorithms import PrivateKey, PublicKey
+from esign.keys.algorithms import PrivateKey, PublicKey, is_public_key
 
 MAX_CSR = 1 << 20
-_KEY_TYPES = (
-    ec.EllipticCurvePublicKey,
-    rsa.RSAPublicKey,
-    ed25519.Ed25519PublicKey,
-    x25519.X25519PublicKey,
-)
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> CertificationReque
         raise InvalidCsrError(
             "the request's signature does not verify: no proof that the requester holds the key"
         )
-    if not isinstance(public_key, _KEY_TYPES):
+    if not is_public_key(public_key):
         raise UnsupportedAlgorithmError(f"unsupported key type {type(public_key).__name__}")
     emails: list[str] = []
     uris: list[str] = []
@@ -85,7 +79,7 @@ def parse_public_key(data: bytes) -> PublicKey:
             key = serialization.load_der_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise MalformedInputError(f"not a readable public key (PEM or DER): {exc}") from exc
-    if not isinstance(key, _KEY_TYPES):
+    if not is_public_key(key):
         raise UnsupportedAlgorithmError(f"unsupported key type {type(key).__name__}")
     return key
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeAlias
+from typing import TypeAlias, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 
@@ -51,6 +51,24 @@ PRIVATE_KEY_TYPES: tuple[type, ...] = (
     mlkem.MLKEM768PrivateKey,
     mlkem.MLKEM1024PrivateKey,
 )
+
+#: The public key classes esign accepts (certificates, CSRs, public key files).
+PUBLIC_KEY_TYPES: tuple[type, ...] = (
+    ec.EllipticCurvePublicKey,
+    rsa.RSAPublicKey,
+    ed25519.Ed25519PublicKey,
+    x25519.X25519PublicKey,
+    mldsa.MLDSA44PublicKey,
+    mldsa.MLDSA65PublicKey,
+    mldsa.MLDSA87PublicKey,
+    mlkem.MLKEM768PublicKey,
+    mlkem.MLKEM1024PublicKey,
+)
+
+
+def is_public_key(key: object) -> TypeGuard[PublicKey]:
+    """Whether ``key`` is a public key type esign works with (narrows the type)."""
+    return isinstance(key, PUBLIC_KEY_TYPES)
 
 
 class KeyUse(str, Enum):
