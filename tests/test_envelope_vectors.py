@@ -7,7 +7,6 @@ unwrap, AES-GCM content decryption) is checked against the published intermediat
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,7 @@ from esign.envelope.sealing import _check_auth_enveloped, decrypt_content
 from esign.errors import DecryptionError
 from esign.signing.container import load_content_info
 
-
-def _find_vectors() -> Path:
-    """``shared/vectors`` next to the checkout (``../shared``) or next to a worktree."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "vectors" / "rfc9936-ml-kem-cms"
-        if candidate.is_dir():
-            return candidate
-    return Path("shared/vectors/rfc9936-ml-kem-cms")
-
-
-RFC9936 = _find_vectors()
-
-# Missing vectors skip locally but fail on CI (the fixtures then cannot read the files).
-pytestmark = pytest.mark.skipif(
-    not RFC9936.is_dir() and not os.environ.get("CI"), reason="IETF vectors not present"
-)
+RFC9936 = Path(__file__).resolve().parent / "vectors" / "rfc9936-ml-kem-cms"
 
 
 def hex_file(name: str) -> bytes:

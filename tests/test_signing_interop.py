@@ -28,16 +28,8 @@ from esign.signing.sign import add_signer, countersign
 from . import _signing_pki as helpers
 from .conftest import Pki, make_pki, run
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
-if not VECTORS.exists():  # worktrees and CI clones sit beside shared/ at different depths
-    VECTORS = next(
-        (
-            p / "shared" / "vectors"
-            for p in Path(__file__).resolve().parents
-            if (p / "shared" / "vectors").exists()
-        ),
-        VECTORS,
-    )
+#: The IETF examples, copied unchanged into tests/vectors/ (see its README).
+VECTORS = Path(__file__).resolve().parent / "vectors"
 DOC = b"signed by more than one hand"
 MLDSA = {
     "44": mldsa.MLDSA44PrivateKey,
