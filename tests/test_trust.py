@@ -618,3 +618,25 @@ def test_cached_verdict_depends_on_path_helpers(world: World) -> None:
     assert [f.code for f in trust.validate(leaf, at=LATER).failures] == ["no_path"]
     helped = trust.validate(leaf, at=LATER, extra_certificates=[sub.certificate])
     assert helped.trusted and len(helped.chain) == 3
+
+
+def test_derive_keeps_every_setting_it_is_not_told_to_change() -> None:
+    """Derived contexts (embedded CRLs of a B-LT signature, a path-only twin) must not
+    silently drop OCSP responses, policies, trusted lists or the revocation requirement."""
+    from esign.certs.trusted_list import TrustedList
+
+    ca = CertificateAuthority.create_root("CN=Derive Root")
+    listed = TrustedList("ru", [ca.certificate], name="ru list")
+    base = TrustContext(
+        [ca.certificate],
+        name="bank",
+        revocation_required=True,
+        legacy_algorithms=True,
+        trusted_lists=[listed],
+        fetch_timeout=3.0,
+    )
+    derived = base.derive(crls=[ca.crl()])
+    assert derived.name == "bank" and derived.revocation_required and derived.legacy_algorithms
+    assert derived.trusted_lists == [listed] and derived.fetch_timeout == 3.0
+    assert derived.policy == base.policy and len(derived.crls) == 1 and base.crls == []
+    assert base.derive(revocation_required=False).revocation_required is False

@@ -291,6 +291,26 @@ class TrustContext:
         """The CRLs of this context, DER."""
         return list(self._crl_ders)
 
+    def derive(self, **changes: Any) -> TrustContext:
+        """The same trust domain with some settings changed (e.g. extra CRLs): every setting
+        not named in ``changes`` is kept, so a derived context never silently loses one."""
+        settings: dict[str, Any] = {
+            "intermediates": self.intermediates,
+            "crls": self._crl_ders,
+            "ocsps": [o.dump() for o in self._asn1_ocsps],
+            "name": self.name,
+            "revocation_required": self.revocation_required,
+            "legacy_algorithms": self.legacy_algorithms,
+            "allow_fetching": self.allow_fetching,
+            "fetch_timeout": self.fetch_timeout,
+            "policy": self.policy,
+            "trusted_lists": self.trusted_lists,
+            "retroactive_revocation": self.retroactive_revocation,
+        }
+        settings.update(changes)
+        anchors = settings.pop("anchors", self.anchors)
+        return TrustContext(anchors, **settings)
+
     @classmethod
     def from_trusted_list(cls, trusted_list: TrustedList, **options: object) -> TrustContext:
         """A trust domain whose anchors are the CAs a trusted list names."""

@@ -78,11 +78,10 @@ class _Crls:
     def twin(self, trust: TrustContext) -> TrustContext:
         """The same trust domain without CRLs: path validation at a past moment."""
         if trust not in self._twins:
-            self._twins[trust] = TrustContext(
-                trust.anchors,
-                intermediates=trust.intermediates,
-                name=trust.name,
-                legacy_algorithms=trust.legacy_algorithms,
+            # Revocation is judged here from the CRLs at the signing moment; the twin
+            # validates the path only (every other setting of the domain is kept).
+            self._twins[trust] = trust.derive(
+                crls=(), revocation_required=False, allow_fetching=False
             )
         return self._twins[trust]
 

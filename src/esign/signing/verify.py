@@ -234,14 +234,7 @@ def _with_embedded_crls(trust: TrustContext, signed: cms.SignedData) -> TrustCon
     if embedded not in cache:
         if len(cache) > 256:
             cache.clear()
-        cache[embedded] = TrustContext(
-            trust.anchors,
-            intermediates=trust.intermediates,
-            crls=[*trust.crls, *sorted(embedded)],
-            name=trust.name,
-            revocation_required=trust.revocation_required,
-            legacy_algorithms=trust.legacy_algorithms,
-        )
+        cache[embedded] = trust.derive(crls=[*trust.crls, *sorted(embedded)])
     return cache[embedded]
 
 
