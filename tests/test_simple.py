@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esign import SignatureLevel, TrustContext, sign, verify
+from esign import SignatureLevel, sign, verify
 from esign.asn1 import SIMPLE_ATTESTATION_OID, SimpleSignatureAttestation
 from esign.errors import EsignError, MalformedInputError
 from esign.simple import (
