@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,14 @@ def test_openssl_accepts_the_attestation(
     other_dir.mkdir()
     refused = run(*verify_cmd, "-CAfile", other_pki.write(other_dir)["ca"], "-out", out)
     assert refused.returncode != 0
+
+
+def test_docs_example_runs() -> None:
+    """The Python examples of docs/simple.md run, in order, as written."""
+    doc = Path(__file__).resolve().parents[1] / "docs" / "simple.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)  # our own docs, run as written
+    assert namespace["report"].level is SignatureLevel.SIMPLE  # type: ignore[attr-defined]
