@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,22 @@ def test_policy_refuses_nonsense() -> None:
         CredentialPolicy(max_failed_attempts=0)
     with pytest.raises(CredentialPolicyError):
         CredentialStore(secret_key=b"short")
+
+
+def test_concurrent_wrong_tries_are_all_counted(tmp_path: Path, clock: Clock) -> None:
+    """Failed tries race from many threads: exactly two plain refusals, then locked."""
+    s = make_store(clock, tmp_path / "accounts.sqlite")
+    s.register("ivanov", PASSWORD, tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
+
+    def attempt(_: int) -> str:
+        try:
+            s.authenticate("ivanov", "wrong")
+        except AccountLockedError:
+            return "locked"
+        except AuthenticationError:
+            return "refused"
+        return "accepted"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(attempt, range(12)))
+    assert outcomes == ["locked"] * 10 + ["refused"] * 2

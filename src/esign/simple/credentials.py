@@ -324,7 +324,8 @@ class CredentialStore:
         """
         subject = f"account:{account}"
         with self._transaction():
-            now = self._now()
+            moment = self.clock()
+            now = moment.timestamp()
             self._check_not_locked(subject, now)
             row = self._db.execute(
                 "SELECT password_hash, otp_secret, otp_last_counter FROM accounts WHERE name = ?",
@@ -343,7 +344,7 @@ class CredentialStore:
                     "UPDATE accounts SET otp_last_counter = ? WHERE name = ?", (counter, account)
                 )
             self._succeed(subject)
-        return Authentication(account, tuple(factors), self.clock())
+        return Authentication(account, tuple(factors), moment)
 
     def _otp_counter(
         self, account: str, sealed: bytes, otp: str | None, now: float, last: int | None
