@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import json
 import re
@@ -212,6 +213,39 @@ def test_openssl_accepts_the_attestation(
     other_dir.mkdir()
     refused = run(*verify_cmd, "-CAfile", other_pki.write(other_dir)["ca"], "-out", out)
     assert refused.returncode != 0
+
+
+def test_esign_verifies_an_attestation_sealed_by_openssl(
+    pki: Pki, openssl: str, tmp_path: Path
+) -> None:
+    """The reverse direction: openssl seals the statement, esign verifies it as SIMPLE."""
+    paths = pki.write(tmp_path)
+    statement = SimpleSignatureAttestation(
+        {
+            "version": 1,
+            "account": "ivanov",
+            "document_digest": {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "hashed_message": hashlib.sha256(DOCUMENT).digest(),
+            },
+            "approved_at": NOW,
+            "factors": ["password"],
+            "service": "sealed with openssl",
+        }
+    )
+    (tmp_path / "statement.der").write_bytes(statement.dump())
+    out = tmp_path / "att.p7m"
+    result = run(
+        openssl, "cms", "-sign", "-binary", "-nodetach", "-outform", "DER",
+        "-econtent_type", SIMPLE_ATTESTATION_OID, "-in", tmp_path / "statement.der",
+        "-signer", paths["ivanov_cert"], "-inkey", paths["ivanov_key"], "-out", out,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = verify_attestation(out.read_bytes(), DOCUMENT, service_trust=pki.trust)
+    assert report.valid, report.errors
+    assert report.level is SignatureLevel.SIMPLE
+    assert (report.account, report.factors) == ("ivanov", ["password"])
+    assert not verify_attestation(out.read_bytes(), b"other", service_trust=pki.trust).valid
 
 
 def test_docs_example_runs() -> None:

@@ -284,15 +284,18 @@ def test_totp_window_and_replay(store: CredentialStore, clock: Clock) -> None:
         store.authenticate("ivanov", PASSWORD, totp.generate(later + 60).decode())  # too new
 
 
-def test_totp_seed_needs_the_service_key(clock: Clock) -> None:
-    s = make_store(clock)
+def test_totp_seed_needs_the_service_key(tmp_path: Path, clock: Clock) -> None:
+    database = tmp_path / "accounts.sqlite"
+    s = make_store(clock, database)
     s.register("ivanov", PASSWORD, tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
     enrollment = s.enroll_otp("ivanov")
     code = TOTP(enrollment.secret, 6, hashes.SHA1(), 30).generate(int(clock.now.timestamp()))
-    other = CredentialStore(":memory:", secret_key=bytes(32), policy=FAST, clock=clock)
-    other._db = s._db  # the same rows, opened by a service with another key
+    s.close()
+    # The same rows, opened by a service holding another key: the seed does not open.
+    other = CredentialStore(database, secret_key=bytes(32), policy=FAST, clock=clock)
     with pytest.raises(AuthenticationError):
         other.authenticate("ivanov", PASSWORD, code.decode())
+    assert make_store(clock, database).authenticate("ivanov", PASSWORD, code.decode())
 
 
 def test_short_totp_seed_refused(store: CredentialStore) -> None:
