@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, tsp
 
 #: dhSinglePass-stdDH-<hash>kdf-scheme OIDs (RFC 5753 / SEC 1), by asn1crypto-style name.
 ECDH_KDF_SCHEMES: dict[str, str] = {
@@ -187,3 +187,43 @@ class RecipientBindings(core.SetOf):
 
 
 _register_envelope()
+
+
+# --- simple-signature attestation (esign's own content type) ------------------------------
+
+#: id-ct-esign-simpleSignatureAttestation: the eContentType of the CMS SignedData a
+#: service seals for a simple signature. No standard ASN.1 structure says "this
+#: authenticated account approved this digest at this time with these factors" (RFC 3161
+#: TSTInfo attests existence, not approval; SAML assertions, OpenID Connect ID tokens and
+#: the ETSI TS 119 432 signature activation data are XML/JSON and carry no document
+#: digest), so esign defines one. Like the recipient binding above it is an OID of its own
+#: under the UUID arc 2.25 (ITU-T X.667): no registration, no collision.
+SIMPLE_ATTESTATION_OID = "2.25.36155628065239553139300622206693690879"
+
+
+class AuthenticationFactors(core.SequenceOf):
+    _child_spec = core.UTF8String
+
+
+class SimpleSignatureAttestation(core.Sequence):
+    """The service's statement that ``account`` approved ``document_digest`` at
+    ``approved_at``, authenticated with ``factors``. The digest reuses RFC 3161's
+    MessageImprint (hash algorithm + hashed message)."""
+
+    _fields = [
+        ("version", core.Integer),
+        ("account", core.UTF8String),
+        ("document_digest", tsp.MessageImprint),
+        ("approved_at", core.GeneralizedTime),
+        ("factors", AuthenticationFactors),
+        ("service", core.UTF8String),
+    ]
+
+
+def _register_simple() -> None:
+    cms.ContentType._map[SIMPLE_ATTESTATION_OID] = "esign_simple_attestation"
+    if cms.ContentType._reverse_map is not None:
+        cms.ContentType._reverse_map["esign_simple_attestation"] = SIMPLE_ATTESTATION_OID
+
+
+_register_simple()

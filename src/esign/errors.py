@@ -175,3 +175,52 @@ class TokenError(KeyStorageError):
     """A PKCS#11 token or its library refused an operation."""
 
     code = "token"
+
+
+class CredentialError(EsignError):
+    """Base for refusals of the personal-account credentials behind simple signatures."""
+
+    code = "credentials"
+
+
+class AuthenticationError(CredentialError):
+    """Login or recovery refused.
+
+    Deliberately uniform: an unknown account, a wrong password, a wrong one-time code and a
+    wrong control word all produce the same message, so the error reveals nothing.
+    """
+
+    code = "authentication_failed"
+
+    def __init__(
+        self, message: str = "authentication failed: unknown account or wrong credentials"
+    ) -> None:
+        super().__init__(message)
+
+
+class AccountLockedError(CredentialError):
+    """Too many failed tries: the account is locked until ``until`` (UTC)."""
+
+    code = "account_locked"
+
+    def __init__(self, until: object) -> None:
+        super().__init__(f"too many failed attempts: locked until {until}")
+        self.until = until
+
+
+class RecoveryTokenError(CredentialError):
+    """A recovery link is unknown, already used or expired."""
+
+    code = "recovery_token"
+
+
+class CredentialPolicyError(CredentialError):
+    """A credential breaks the account policy (e.g. a control word longer than allowed)."""
+
+    code = "credential_policy"
+
+
+class AccountExistsError(CredentialError):
+    """An account with this name or TIN is already registered."""
+
+    code = "account_exists"

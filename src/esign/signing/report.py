@@ -98,6 +98,9 @@ class VerificationReport:
     countersignatures: list[VerificationReport] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
+    #: Simple signatures only: the personal account that approved, and how it logged in.
+    account: str | None = None
+    factors: list[str] = field(default_factory=list)
 
     def error(self, code: str, message: str) -> None:
         """Record a reason the signature is not valid."""
@@ -116,6 +119,14 @@ class VerificationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the command-line contract (DESIGN §5)."""
+        result = self._common_dict()
+        if self.account is not None:
+            result["account"] = self.account
+        if self.factors:
+            result["factors"] = list(self.factors)
+        return result
+
+    def _common_dict(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "level": self.level.label if self.level is not None else None,
@@ -152,6 +163,10 @@ class VerificationReport:
             lines.append(f"signer: {self.signer.subject}")
             lines.append(f"issuer: {self.signer.issuer}")
             lines.append(f"serial: {self.signer.serial:x}")
+        if self.account is not None:
+            lines.append(f"account: {self.account}")
+        if self.factors:
+            lines.append(f"authenticated with: {', '.join(self.factors)}")
         if self.signing_time is not None:
             lines.append(f"signing time (claimed by signer): {self.signing_time.isoformat()}")
         if self.timestamp is not None:

@@ -1,0 +1,227 @@
+"""Simple signatures: a service-sealed attestation that an account approved a document.
+
+A simple signature (DESIGN §1, §6) proves who approved, through the service that
+authenticated them, and nothing more. esign writes it as a real format: a CMS SignedData
+(RFC 5652) made with :func:`esign.sign`, signed by the service's key and certificate,
+whose encapsulated content is a ``SimpleSignatureAttestation`` (``esign.asn1``) with its
+own eContentType. Any CMS tool can check the seal; only a verifier that trusts the
+service's own anchor accepts it, so it is "verifiable only by that service".
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from asn1crypto import cms, core, tsp
+from cryptography import x509
+
+from esign.asn1 import SIMPLE_ATTESTATION_OID, SimpleSignatureAttestation
+from esign.certs.trust import TrustContext
+from esign.errors import EsignError, MalformedInputError
+from esign.keys.algorithms import PrivateKey
+from esign.signing.container import PARSE_ERRORS, load_signed_data
+from esign.signing.report import SignatureLevel, VerificationReport
+from esign.signing.sign import sign
+from esign.signing.verify import verify
+from esign.simple.credentials import Authentication
+
+Clock = Callable[[], datetime.datetime]
+
+VERSION = 1
+#: Digests an attestation may name (SHA-1 and MD5 are refused, DESIGN §7).
+DIGESTS = ("sha256", "sha384", "sha512")
+MAX_ATTESTATION_BYTES = 64 << 10
+_CHUNK = 1 << 20
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _digest(document: bytes | BinaryIO, algorithm: str) -> bytes:
+    """Hash a document given as bytes or a binary stream (read in chunks)."""
+    if algorithm not in DIGESTS:
+        raise EsignError(f"digest {algorithm!r} not accepted; use one of {', '.join(DIGESTS)}")
+    h = hashlib.new(algorithm)
+    if isinstance(document, bytes | bytearray | memoryview):
+        h.update(document)
+    else:
+        for chunk in iter(lambda: document.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """The parsed statement: who approved which digest, when, how authenticated, where."""
+
+    account: str
+    digest_algorithm: str
+    digest: bytes
+    approved_at: datetime.datetime
+    factors: tuple[str, ...]
+    service: str
+
+
+class AttestationService:
+    """The service side: seals attestations for accounts that have just logged in.
+
+    ``max_session_age`` bounds how old a login may be when its approval is sealed: a
+    simple signature means "the account holder was there", not "someone once was".
+    """
+
+    def __init__(
+        self,
+        signer: tuple[PrivateKey, x509.Certificate],
+        *,
+        name: str,
+        chain: Sequence[x509.Certificate] = (),
+        clock: Clock = _utc_now,
+        digest_algorithm: str = "sha256",
+        max_session_age: datetime.timedelta = datetime.timedelta(minutes=15),
+    ) -> None:
+        if digest_algorithm not in DIGESTS:
+            raise EsignError(f"digest {digest_algorithm!r} not accepted")
+        self.signer = signer
+        self.name = name
+        self.chain = list(chain)
+        self.clock = clock
+        self.digest_algorithm = digest_algorithm
+        self.max_session_age = max_session_age
+
+    def attest(self, authentication: Authentication, document: bytes | BinaryIO) -> bytes:
+        """Seal "``authentication.account`` approved this document now"; returns DER CMS."""
+        now = self.clock()
+        age = now - authentication.at
+        if age > self.max_session_age or age < -datetime.timedelta(seconds=1):
+            raise EsignError("the login is too old to approve a document: log in again")
+        statement = SimpleSignatureAttestation(
+            {
+                "version": VERSION,
+                "account": authentication.account,
+                "document_digest": tsp.MessageImprint(
+                    {
+                        "hash_algorithm": {"algorithm": self.digest_algorithm},
+                        "hashed_message": _digest(document, self.digest_algorithm),
+                    }
+                ),
+                "approved_at": now.astimezone(datetime.timezone.utc).replace(microsecond=0),
+                "factors": list(authentication.factors),
+                "service": self.name,
+            }
+        )
+        content = cms.EncapsulatedContentInfo(
+            {
+                "content_type": SIMPLE_ATTESTATION_OID,
+                "content": core.ParsableOctetString(statement.dump()),
+            }
+        )
+        # esign.sign hands its data to pyHanko's sign_general_data, which takes an
+        # EncapsulatedContentInfo to sign content whose type is not id-data.
+        return sign(
+            cast(Any, content),
+            signer=self.signer,
+            chain=self.chain,
+            detached=False,
+            clock=lambda: now,
+        )
+
+
+def read_attestation(attestation: bytes) -> Attestation:
+    """Parse the statement inside a sealed attestation (no check of the seal: use
+    :func:`verify_attestation` for that)."""
+    signed = load_signed_data(attestation)
+    encap = signed["encap_content_info"]
+    if encap["content_type"].dotted != SIMPLE_ATTESTATION_OID:
+        raise MalformedInputError("not a simple-signature attestation (wrong eContentType)")
+    raw = encap["content"].contents if encap["content"].native is not None else None
+    if raw is None:
+        raise MalformedInputError("the attestation has no encapsulated content")
+    if len(raw) > MAX_ATTESTATION_BYTES:
+        raise MalformedInputError("attestation content too large")
+    try:
+        parsed = SimpleSignatureAttestation.load(raw, strict=True)
+        native = parsed.native
+        if native["version"] != VERSION:
+            raise MalformedInputError(f"unknown attestation version {native['version']}")
+        imprint = native["document_digest"]
+        approved_at = native["approved_at"]
+        return Attestation(
+            account=native["account"],
+            digest_algorithm=imprint["hash_algorithm"]["algorithm"],
+            digest=imprint["hashed_message"],
+            approved_at=approved_at,
+            factors=tuple(native["factors"]),
+            service=native["service"],
+        )
+    except EsignError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise MalformedInputError(f"malformed attestation: {exc}") from exc
+
+
+_COPIED = (
+    "signer",
+    "chain",
+    "timestamp",
+    "timestamp_authority",
+    "trust_domain",
+    "revocation",
+    "signature_intact",
+    "signature_algorithm",
+    "validation_time",
+    "errors",
+    "warnings",
+)
+
+
+def verify_attestation(
+    attestation: bytes,
+    document: bytes | BinaryIO,
+    *,
+    service_trust: TrustContext,
+    at: datetime.datetime | None = None,
+) -> VerificationReport:
+    """Check a simple signature: the service's seal, the statement, the document digest.
+
+    ``service_trust`` holds the issuing service's own anchor. The report is valid with
+    ``level=SignatureLevel.SIMPLE`` only when all three hold — never higher: an
+    attestation is evidence of a login, not of a signer's key. Raises
+    :class:`MalformedInputError` for input that is not an attestation at all.
+    """
+    seal = verify(attestation, trust=service_trust, at=at)
+    statement = read_attestation(attestation)
+    report = VerificationReport()
+    for name in _COPIED:
+        setattr(report, name, getattr(seal, name))
+    report.account = statement.account
+    report.factors = list(statement.factors)
+    report.signing_time = statement.approved_at
+    report.digest_algorithm = statement.digest_algorithm
+    if not seal.valid and not seal.errors:
+        report.error("seal_invalid", "the service's seal on the attestation is not valid")
+    if statement.digest_algorithm not in DIGESTS:
+        report.error(
+            "digest_refused", f"attestation digest {statement.digest_algorithm!r} not accepted"
+        )
+        report.content_intact = False
+    else:
+        actual = _digest(document, statement.digest_algorithm)
+        report.content_intact = hmac.compare_digest(actual, statement.digest)
+        if not report.content_intact:
+            report.error("content_modified", "the document is not the one the account approved")
+    if not report.errors:
+        report.valid = True
+        report.level = SignatureLevel.SIMPLE
+        report.evidence = [
+            f"attestation sealed by {statement.service!r}, valid in trust domain"
+            f" {report.trust_domain!r}",
+            f"account {statement.account!r} approved the document, authenticated with"
+            f" {', '.join(statement.factors) or 'no recorded factor'}",
+        ]
+    return report.finish()

@@ -1,0 +1,432 @@
+"""Personal-account credentials behind simple signatures (DESIGN §1, §6 SIMPLE).
+
+A simple signature proves only that an authenticated account approved something, so the
+account's credentials are the whole of its strength. The policies are the ones the
+design names, as configurable defaults in :class:`CredentialPolicy`: a password, one-time
+codes (TOTP, RFC 6238), recovery by TIN + e-mail + control word (at most 24 characters),
+3 wrong tries then locked for 24 hours, and a recovery link valid 12 hours, used once.
+
+Nothing secret is stored in clear: passwords and control words as Argon2id PHC strings
+(``cryptography``'s Argon2id, verified in constant time), recovery tokens as SHA-256 of a
+256-bit random token, TOTP seeds encrypted with AES-256-GCM under the service's
+``secret_key`` (a TOTP seed must be recoverable to check a code, so it cannot be hashed).
+
+State lives in SQLite (a file path or ``":memory:"``); the clock is injectable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidKey, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from cryptography.hazmat.primitives.twofactor import InvalidToken
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+from esign.errors import (
+    AccountExistsError,
+    AccountLockedError,
+    AuthenticationError,
+    CredentialError,
+    CredentialPolicyError,
+    RecoveryTokenError,
+)
+
+Clock = Callable[[], datetime.datetime]
+
+PASSWORD = "password"
+OTP = "otp"
+
+_TOTP_HASHES: dict[str, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA512]] = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha512": hashes.SHA512,
+}
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class CredentialPolicy:
+    """The account policy. Defaults are DESIGN §1's; Argon2id costs follow RFC 9106 §4
+    (second recommended option: t=3, p=4, 64 MiB) — lower them only in tests."""
+
+    max_failed_attempts: int = 3
+    lockout: datetime.timedelta = datetime.timedelta(hours=24)
+    recovery_link_ttl: datetime.timedelta = datetime.timedelta(hours=12)
+    control_word_max_length: int = 24
+    argon2_iterations: int = 3
+    argon2_lanes: int = 4
+    argon2_memory_kib: int = 64 * 1024
+    otp_digits: int = 6
+    otp_time_step: int = 30
+    otp_algorithm: str = "sha1"  # what authenticator apps implement (RFC 6238 default)
+    otp_window: int = 1  # time steps of clock drift accepted on either side (RFC 6238 §5.2)
+
+    def __post_init__(self) -> None:
+        if self.max_failed_attempts < 1 or self.control_word_max_length < 1:
+            raise CredentialPolicyError("attempt limit and control-word length must be >= 1")
+        if self.otp_algorithm not in _TOTP_HASHES:
+            raise CredentialPolicyError(
+                f"unknown TOTP algorithm {self.otp_algorithm!r}; known: {', '.join(_TOTP_HASHES)}"
+            )
+        if self.otp_digits not in (6, 7, 8) or self.otp_time_step < 1 or self.otp_window < 0:
+            raise CredentialPolicyError("TOTP: 6 to 8 digits, time step >= 1 s, window >= 0")
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """A successful login: who, with which factors (``"password"``, ``"otp"``), when."""
+
+    account: str
+    factors: tuple[str, ...]
+    at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class OtpEnrollment:
+    """A TOTP seed to hand to the user once (as a QR code of ``uri``)."""
+
+    secret: bytes = field(repr=False)
+    uri: str
+
+
+@dataclass(frozen=True)
+class RecoveryLink:
+    """A single-use recovery token and when it stops working."""
+
+    token: str = field(repr=False)
+    expires: datetime.datetime
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    tin TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL,
+    control_word_hash TEXT NOT NULL,
+    otp_secret BLOB,
+    otp_last_counter INTEGER
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    subject TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until REAL
+);
+CREATE TABLE IF NOT EXISTS recovery_tokens (
+    token_hash BLOB PRIMARY KEY,
+    account TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def _normalise(text: str) -> bytes:
+    """NFC, so the same word typed on two keyboards hashes the same."""
+    return unicodedata.normalize("NFC", text).encode("utf-8")
+
+
+def _token_hash(token: str) -> bytes:
+    # A 256-bit random token needs no slow hash: SHA-256 already makes the row useless.
+    return hashlib.sha256(token.encode("ascii", "replace")).digest()
+
+
+class CredentialStore:
+    """Accounts, their credentials, failed-try counters and recovery links, in SQLite.
+
+    ``secret_key`` (32 bytes, held by the service, not in the database) encrypts the
+    TOTP seeds. Every method is safe to call from several threads.
+    """
+
+    def __init__(
+        self,
+        database: str | Path = ":memory:",
+        *,
+        secret_key: bytes,
+        policy: CredentialPolicy | None = None,
+        clock: Clock = _utc_now,
+        issuer: str = "esign",
+    ) -> None:
+        if len(secret_key) != 32:
+            raise CredentialPolicyError("secret_key must be 32 bytes (AES-256)")
+        self.policy = policy or CredentialPolicy()
+        self.clock = clock
+        self.issuer = issuer
+        self._aead = AESGCM(secret_key)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(database), check_same_thread=False, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+        # A dummy hash with the policy's costs, so an unknown account costs the same time.
+        self._dummy_hash = self._hash("not a password")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One thread at a time, one SQLite transaction per operation.
+
+        A refusal (any :class:`CredentialError`) is a decision, not a crash: what it
+        recorded (a failed try, a used token) is committed before it propagates.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except CredentialError:
+                self._db.execute("COMMIT")
+                raise
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- hashing -----------------------------------------------------------------------
+
+    def _kdf(self) -> Argon2id:
+        p = self.policy
+        return Argon2id(
+            salt=os.urandom(16),
+            length=32,
+            iterations=p.argon2_iterations,
+            lanes=p.argon2_lanes,
+            memory_cost=p.argon2_memory_kib,
+        )
+
+    def _hash(self, secret: str) -> str:
+        return self._kdf().derive_phc_encoded(_normalise(secret))
+
+    @staticmethod
+    def _matches(secret: str, phc: str) -> bool:
+        """Constant-time check (cryptography compares the derived keys in constant time)."""
+        try:
+            Argon2id.verify_phc_encoded(_normalise(secret), phc)
+        except InvalidKey:
+            return False
+        return True
+
+    def _now(self) -> float:
+        return self.clock().timestamp()
+
+    def _check_control_word(self, control_word: str) -> None:
+        limit = self.policy.control_word_max_length
+        if not control_word or len(control_word) > limit:
+            raise CredentialPolicyError(f"the control word must be 1 to {limit} characters")
+
+    # --- registration ------------------------------------------------------------------
+
+    def register(
+        self, account: str, password: str, *, tin: str, email: str, control_word: str
+    ) -> None:
+        """Create an account; its password and control word are stored only as hashes."""
+        if not account or not password:
+            raise CredentialPolicyError("account name and password must not be empty")
+        self._check_control_word(control_word)
+        row = (
+            account,
+            self._hash(password),
+            tin.strip(),
+            email.strip().lower(),
+            self._hash(control_word),
+        )
+        with self._transaction():
+            try:
+                self._db.execute(
+                    "INSERT INTO accounts (name, password_hash, tin, email, control_word_hash)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AccountExistsError("an account with this name or TIN exists") from exc
+
+    def enroll_otp(self, account: str, secret: bytes | None = None) -> OtpEnrollment:
+        """Turn on one-time codes; from now on login needs the password and a code."""
+        seed = secrets.token_bytes(20) if secret is None else secret
+        totp = self._totp(seed)  # refuses seeds shorter than 128 bits
+        sealed = self._seal_seed(account, seed)
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE accounts SET otp_secret = ?, otp_last_counter = NULL WHERE name = ?",
+                (sealed, account),
+            )
+        if cursor.rowcount != 1:
+            raise AuthenticationError()
+        return OtpEnrollment(seed, totp.get_provisioning_uri(account, self.issuer))
+
+    def _seal_seed(self, account: str, seed: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, seed, _normalise(account))
+
+    def _open_seed(self, account: str, sealed: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], _normalise(account))
+        except InvalidTag as exc:  # wrong service key or a row moved to another account
+            raise AuthenticationError() from exc
+
+    def _totp(self, seed: bytes) -> TOTP:
+        p = self.policy
+        try:
+            return TOTP(seed, p.otp_digits, _TOTP_HASHES[p.otp_algorithm](), p.otp_time_step)
+        except ValueError as exc:
+            raise CredentialPolicyError(f"TOTP seed refused: {exc}") from exc
+
+    # --- failed tries and lockout ------------------------------------------------------
+
+    def _check_not_locked(self, subject: str, now: float) -> None:
+        row = self._db.execute(
+            "SELECT locked_until FROM attempts WHERE subject = ?", (subject,)
+        ).fetchone()
+        if row is not None and row[0] is not None and row[0] > now:
+            until = datetime.datetime.fromtimestamp(row[0], datetime.timezone.utc)
+            raise AccountLockedError(until)
+
+    def _fail(self, subject: str, now: float) -> AuthenticationError | AccountLockedError:
+        """Count a failed try; the one that reaches the limit locks and says so."""
+        row = self._db.execute(
+            "SELECT failures, locked_until FROM attempts WHERE subject = ?", (subject,)
+        ).fetchone()
+        failures = 1 if row is None or (row[1] is not None and row[1] <= now) else row[0] + 1
+        if failures >= self.policy.max_failed_attempts:
+            until = now + self.policy.lockout.total_seconds()
+            self._db.execute("INSERT OR REPLACE INTO attempts VALUES (?, 0, ?)", (subject, until))
+            return AccountLockedError(datetime.datetime.fromtimestamp(until, datetime.timezone.utc))
+        self._db.execute("INSERT OR REPLACE INTO attempts VALUES (?, ?, NULL)", (subject, failures))
+        return AuthenticationError()
+
+    def _succeed(self, subject: str) -> None:
+        self._db.execute("DELETE FROM attempts WHERE subject = ?", (subject,))
+
+    # --- login ---------------------------------------------------------------------------
+
+    def authenticate(self, account: str, password: str, otp: str | None = None) -> Authentication:
+        """Log in. An account with TOTP enrolled needs ``otp`` as well as the password.
+
+        Raises :class:`AuthenticationError` (one message for unknown account, wrong
+        password or wrong code) or :class:`AccountLockedError`. Unknown names are counted
+        and locked like real ones, so the lock reveals nothing either.
+        """
+        subject = f"account:{account}"
+        with self._transaction():
+            moment = self.clock()
+            now = moment.timestamp()
+            self._check_not_locked(subject, now)
+            row = self._db.execute(
+                "SELECT password_hash, otp_secret, otp_last_counter FROM accounts WHERE name = ?",
+                (account,),
+            ).fetchone()
+            password_ok = self._matches(password, row[0] if row else self._dummy_hash)
+            factors = [PASSWORD]
+            counter: int | None = None
+            if row is not None and row[1] is not None:
+                counter = self._otp_counter(account, row[1], otp, now, row[2])
+                factors.append(OTP)
+            if row is None or not password_ok or (row[1] is not None and counter is None):
+                raise self._fail(subject, now)
+            if counter is not None:
+                self._db.execute(
+                    "UPDATE accounts SET otp_last_counter = ? WHERE name = ?", (counter, account)
+                )
+            self._succeed(subject)
+        return Authentication(account, tuple(factors), moment)
+
+    def _otp_counter(
+        self, account: str, sealed: bytes, otp: str | None, now: float, last: int | None
+    ) -> int | None:
+        """The time-step counter of an accepted code; None if refused or replayed."""
+        if otp is None:
+            return None
+        totp = self._totp(self._open_seed(account, sealed))
+        step = self.policy.otp_time_step
+        window = self.policy.otp_window
+        code = otp.strip().encode("ascii", "replace")
+        accepted: int | None = None
+        for offset in range(-window, window + 1):
+            moment = int(now) + offset * step
+            try:
+                totp.verify(code, moment)  # constant-time comparison inside cryptography
+            except InvalidToken:
+                continue
+            accepted = moment // step
+        # A code is good once (RFC 6238 §5.2): never accept a step at or before the last.
+        if accepted is None or (last is not None and accepted <= last):
+            return None
+        return accepted
+
+    # --- recovery ------------------------------------------------------------------------
+
+    def start_recovery(self, *, tin: str, email: str, control_word: str) -> RecoveryLink:
+        """Check TIN + e-mail + control word and issue a single-use recovery token.
+
+        Wrong answers count as failed tries of the account (or of the TIN, when no account
+        has it) and lock it like wrong passwords do.
+        """
+        self._check_control_word(control_word)
+        with self._transaction():
+            now = self._now()
+            row = self._db.execute(
+                "SELECT name, email, control_word_hash FROM accounts WHERE tin = ?",
+                (tin.strip(),),
+            ).fetchone()
+            subject = f"account:{row[0]}" if row else f"tin:{tin.strip()}"
+            self._check_not_locked(subject, now)
+            word_ok = self._matches(control_word, row[2] if row else self._dummy_hash)
+            email_ok = row is not None and hmac.compare_digest(
+                _normalise(row[1]), _normalise(email.strip().lower())
+            )
+            if row is None or not (word_ok and email_ok):
+                raise self._fail(subject, now)
+            token = secrets.token_urlsafe(32)
+            expires = now + self.policy.recovery_link_ttl.total_seconds()
+            # One live link per account: a new request voids the older ones.
+            self._db.execute("DELETE FROM recovery_tokens WHERE account = ?", (row[0],))
+            self._db.execute(
+                "INSERT INTO recovery_tokens VALUES (?, ?, ?, 0)",
+                (_token_hash(token), row[0], expires),
+            )
+            self._succeed(subject)
+        return RecoveryLink(token, datetime.datetime.fromtimestamp(expires, datetime.timezone.utc))
+
+    def complete_recovery(self, token: str, new_password: str) -> str:
+        """Use a recovery token once to set a new password; returns the account name.
+
+        Recovery also lifts a lockout: the owner has just proved who they are.
+        """
+        if not new_password:
+            raise CredentialPolicyError("the new password must not be empty")
+        new_hash = self._hash(new_password)
+        with self._transaction():
+            now = self._now()
+            row = self._db.execute(
+                "SELECT account, expires_at, used FROM recovery_tokens WHERE token_hash = ?",
+                (_token_hash(token),),
+            ).fetchone()
+            if row is None or row[2]:
+                raise RecoveryTokenError("the recovery link is unknown or was already used")
+            self._db.execute(
+                "UPDATE recovery_tokens SET used = 1 WHERE token_hash = ?", (_token_hash(token),)
+            )
+            if row[1] <= now:
+                raise RecoveryTokenError("the recovery link has expired")
+            self._db.execute(
+                "UPDATE accounts SET password_hash = ? WHERE name = ?", (new_hash, row[0])
+            )
+            self._succeed(f"account:{row[0]}")
+        account: str = row[0]
+        return account
