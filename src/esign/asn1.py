@@ -227,3 +227,29 @@ def _register_simple() -> None:
 
 
 _register_simple()
+
+
+# --- key check (esign) ---------------------------------------------------------------------
+#: esign private attribute in a PKCS#8 PrivateKeyInfo: SHA-256 of the key's
+#: SubjectPublicKeyInfo. PBES2 with AES-CBC has no MAC, so a damaged encrypted seed-form
+#: key (Ed25519, X25519, ML-DSA, ML-KEM) can decrypt to another valid key; this value,
+#: encrypted with the key, lets a reader tell. No standard attribute exists for it
+#: (OneAsymmetricKey v2's publicKey field is refused by OpenSSL 3.0 and cryptography 50);
+#: readers that do not know the attribute ignore it. UUID arc (X.667): a fresh UUID.
+KEY_CHECK_OID = "2.25.160893174522935349785095633102716591530"
+
+
+class _OctetStrings(core.SetOf):
+    _child_spec = core.OctetString
+
+
+class KeyCheckAttribute(core.Sequence):
+    """Attribute ::= SEQUENCE { type OBJECT IDENTIFIER, values SET OF OCTET STRING }."""
+
+    _fields = [("type", core.ObjectIdentifier), ("values", _OctetStrings)]
+
+
+class KeyCheckAttributes(core.SetOf):
+    """The ``attributes [0] IMPLICIT`` of a PrivateKeyInfo, as esign writes them."""
+
+    _child_spec = KeyCheckAttribute

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from asn1crypto import algos, core, keys, pem
+from asn1crypto import parser as asn1_parser
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from esign.errors import MalformedInputError, UnsupportedAlgorithmError
+from esign.asn1 import KEY_CHECK_OID, KeyCheckAttribute, KeyCheckAttributes
+from esign.errors import MalformedInputError, UnsupportedAlgorithmError, WrongPasswordError
 
 SCRYPT_OID = "1.3.6.1.4.1.11591.4.11"  # id-scrypt, RFC 7914 section 7
 
@@ -130,6 +132,144 @@ def encrypt_pkcs8(plain_pkcs8: bytes, password: bytes, kdf: Kdf = DEFAULT_KDF) -
     )
     der: bytes = info.dump()
     return der
+
+
+_WRONG = "wrong password for the private key (or the file is damaged)"
+
+
+def add_key_check(plain_pkcs8: bytes, spki_der: bytes) -> bytes:
+    """``plain_pkcs8`` with esign's key-check attribute (SHA-256 of the public key) added.
+
+    Encrypted with the key, it lets :func:`check_key` detect a damaged file that still
+    decrypts (AES-CBC has no MAC). Keys that already carry attributes are left as they are.
+    """
+    fields = _children(asn1_parser.parse(plain_pkcs8, strict=True)[4])
+    if len(fields) != 3:
+        return plain_pkcs8
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki_der)
+    attributes = KeyCheckAttributes(
+        [KeyCheckAttribute({"type": KEY_CHECK_OID, "values": [digest.finalize()]})]
+    ).retag("implicit", 0)
+    body = b"".join(encoding for _, _, encoding, _ in fields) + attributes.dump()
+    with_check: bytes = core.Sequence(contents=body).dump()
+    return with_check
+
+
+def _children(contents: bytes) -> list[tuple[int, int, bytes, bytes]]:
+    """(class, tag, encoding, contents) of each element in a constructed value's contents."""
+    found = []
+    while contents:
+        cls, _method, tag, header, body, trailer = asn1_parser.parse(contents)
+        size = len(header) + len(body) + len(trailer)
+        found.append((cls, tag, contents[:size], body))
+        contents = contents[size:]
+    return found
+
+
+def check_key(plain_pkcs8: bytes, spki_der: bytes) -> None:
+    """Raise :class:`WrongPasswordError` unless the key-check attribute (when the key has
+    attributes) matches the key that was read: a wrong password that got past the padding
+    check, or a damaged file. OpenSSL and ``cryptography`` write no attributes in PKCS#8,
+    so attributes without esign's check mean esign's own attribute was damaged."""
+    try:
+        fields = _children(asn1_parser.parse(plain_pkcs8, strict=True)[4])
+        if len(fields) == 3:
+            return  # no attributes: a key esign did not write
+        cls, tag, _, attributes = fields[3]
+        if (cls, tag) != (2, 0) or len(fields) > 4:
+            raise WrongPasswordError(_WRONG)
+        expected: list[bytes] = []
+        for _, _, encoding, body in _children(attributes):
+            if core.ObjectIdentifier.load(_children(body)[0][2]).dotted == KEY_CHECK_OID:
+                values = KeyCheckAttribute.load(encoding, strict=True)["values"]
+                expected.extend(bytes(value.native) for value in values)
+    except WrongPasswordError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        raise WrongPasswordError(_WRONG) from None
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki_der)
+    if digest.finalize() not in expected:
+        raise WrongPasswordError(_WRONG)
+
+
+def decrypt_pkcs8(der: bytes, password: bytes) -> bytes | None:
+    """The PrivateKeyInfo inside a PBES2 (scrypt or PBKDF2, AES-CBC) EncryptedPrivateKeyInfo.
+
+    None for other schemes (PBES1, 3DES...), which ``cryptography`` decrypts instead.
+    Raises :class:`WrongPasswordError` when the padding does not check out.
+    """
+    protection = inspect_encrypted(der)  # bounds first
+    if protection.scheme != "pbes2" or protection.cipher not in _KEY_LENGTHS:
+        return None
+    try:
+        return _decrypt_pbes2(der, password, protection)
+    except (WrongPasswordError, MalformedInputError):
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise MalformedInputError("not a readable encrypted PKCS#8 key") from exc
+
+
+_PRF_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+#: Universal tags of the KDF parameters, field by field (a changed tag or class is refused
+#: here, where asn1crypto would silently drop an optional field).
+_KDF_SHAPES = ([4, 2, 2, 2], [4, 2, 2, 2, 2], [4, 2], [4, 2, 2], [4, 2, 16], [4, 2, 2, 16])
+
+
+def _decrypt_pbes2(der: bytes, password: bytes, protection: Protection) -> bytes | None:
+    info = keys.EncryptedPrivateKeyInfo.load(der, strict=True)
+    params = info["encryption_algorithm"]["parameters"]
+    kdf = params["key_derivation_func"]
+    length = _KEY_LENGTHS[protection.cipher]
+    raw = kdf["parameters"].dump()
+    shape = [t if c == 0 else -1 for c, t, _, _ in _children(asn1_parser.parse(raw)[4])]
+    if shape not in _KDF_SHAPES:
+        raise MalformedInputError("not a readable encrypted PKCS#8 key (KDF parameters)")
+    key_source: Scrypt | PBKDF2HMAC
+    if protection.kdf == "scrypt":
+        scrypt = ScryptParams.load(raw, strict=True)
+        stated = scrypt["key_length"].native
+        key_source = Scrypt(
+            salt=scrypt["salt"].native,
+            length=length,
+            n=int(scrypt["cost_parameter"].native),
+            r=int(scrypt["block_size"].native),
+            p=int(scrypt["parallelization_parameter"].native),
+        )
+    else:
+        pbkdf2 = kdf["parameters"]
+        stated = pbkdf2["key_length"].native
+        prf = str(pbkdf2["prf"]["algorithm"].native).removeprefix("hmac_")
+        if prf not in _PRF_HASHES or pbkdf2["salt"].name != "specified":
+            return None
+        key_source = PBKDF2HMAC(
+            _PRF_HASHES[prf](),
+            length,
+            pbkdf2["salt"].chosen.native,
+            int(pbkdf2["iteration_count"].native),
+        )
+    if stated is not None and stated != length:
+        raise MalformedInputError(f"the key file gives KDF key length {stated}")
+    iv = params["encryption_scheme"]["parameters"].native
+    ciphertext = info["encrypted_data"].native
+    if not isinstance(iv, bytes) or len(iv) != 16 or len(ciphertext) % 16:
+        raise MalformedInputError("not a readable encrypted PKCS#8 key")
+    key = key_source.derive(password)
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        plain: bytes = unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise WrongPasswordError(_WRONG) from None
+    return plain
 
 
 def armor(der: bytes, label: str) -> bytes:

@@ -25,7 +25,16 @@ from esign.errors import (
     WrongPasswordError,
 )
 from esign.keys.algorithms import PRIVATE_KEY_TYPES, PrivateKey
-from esign.keys.pkcs8 import DEFAULT_KDF, Kdf, armor, encrypt_pkcs8, inspect_encrypted
+from esign.keys.pkcs8 import (
+    DEFAULT_KDF,
+    Kdf,
+    add_key_check,
+    armor,
+    check_key,
+    decrypt_pkcs8,
+    encrypt_pkcs8,
+    inspect_encrypted,
+)
 
 MAX_KEY_FILE = 1 << 20  # a private key file is never larger than 1 MiB
 
@@ -76,7 +85,10 @@ def dump_key(
     )
     if pw is None:
         return armor(plain, "PRIVATE KEY") if encoding == "pem" else plain
-    der = encrypt_pkcs8(plain, pw, kdf)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    der = encrypt_pkcs8(add_key_check(plain, spki), pw, kdf)
     return armor(der, "ENCRYPTED PRIVATE KEY") if encoding == "pem" else der
 
 
@@ -150,6 +162,10 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
     else:
         encrypted = _check_der_bounds(data)
         loader = serialization.load_der_private_key
+    if encrypted and pw is not None:
+        checked = _parse_encrypted_pkcs8(data, pw)
+        if checked is not None:
+            return checked
     try:
         try:
             key = loader(data, password=pw)
@@ -186,6 +202,52 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
         raise MalformedInputError("not a readable private key (PEM or DER)") from exc
     if not isinstance(key, PRIVATE_KEY_TYPES):
         raise UnsupportedAlgorithmError(f"unsupported private key type {type(key).__name__}")
+    return key  # type: ignore[return-value]
+
+
+def _parse_encrypted_pkcs8(data: bytes, password: bytes) -> PrivateKey | None:
+    """Decrypt PBES2 PKCS#8 here (not in ``cryptography``) so that esign's key-check
+    attribute can be compared with the key read; None for schemes left to ``cryptography``.
+    """
+    from asn1crypto import core, pem
+
+    if b"-----BEGIN " in data[:4096]:
+        if b"-----END ENCRYPTED PRIVATE KEY-----" not in data:
+            raise MalformedInputError("the PEM private key is truncated (no END line)")
+        try:
+            der = pem.unarmor(data[data.index(b"-----BEGIN ") :])[2]
+        except (ValueError, TypeError) as exc:
+            raise MalformedInputError("not a readable PEM private key") from exc
+    else:
+        der = data
+    plain = decrypt_pkcs8(der, password)
+    if plain is None:
+        return None
+    try:
+        # Shape of a PrivateKeyInfo: version INTEGER, algorithm SEQUENCE, key OCTET STRING.
+        info = core.Sequence.load(plain, strict=True)
+        if [info[i].tag for i in range(3)] != [2, 16, 4]:
+            raise ValueError("not a PrivateKeyInfo")
+    except (ValueError, TypeError, KeyError, IndexError):
+        # Padding passed by chance (about 1 wrong password in 256); the rest is noise.
+        raise WrongPasswordError(
+            "wrong password for the private key (or the file is damaged)"
+        ) from None
+    try:
+        key = serialization.load_der_private_key(plain, password=None)
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedAlgorithmError(f"unsupported private key algorithm: {exc}") from exc
+    except (ValueError, TypeError, InternalError) as exc:
+        _explain_post_quantum_form(plain)
+        raise WrongPasswordError(
+            "wrong password for the private key (or the file is damaged)"
+        ) from exc
+    if not isinstance(key, PRIVATE_KEY_TYPES):
+        raise UnsupportedAlgorithmError(f"unsupported private key type {type(key).__name__}")
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    check_key(plain, spki)
     return key  # type: ignore[return-value]
 
 
