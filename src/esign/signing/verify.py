@@ -23,11 +23,16 @@ from typing import BinaryIO
 
 from asn1crypto import cms, core, tsp
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from pyhanko.sign.general import find_unique_cms_attribute
-from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.general import (
+    CMSStructuralError,
+    MultivaluedAttributeError,
+    NonexistentAttributeError,
+    find_unique_cms_attribute,
+)
+from pyhanko.sign.validation.errors import CMSAlgorithmProtectionError, SignatureValidationError
 from pyhanko.sign.validation.generic_cms import (
     validate_algorithm_protection,
     validate_sig_integrity,
@@ -50,6 +55,14 @@ MAX_DEPTH = 4  # counter-signatures of counter-signatures
 
 #: Errors from pyHanko/cryptography when a signature value cannot even be checked.
 _CHECK_ERRORS = (ValueError, TypeError, NotImplementedError, KeyError)
+#: What pyHanko's attribute lookups raise for an absent, repeated or unparsable attribute.
+_ATTRIBUTE_ERRORS = (
+    NonexistentAttributeError,
+    MultivaluedAttributeError,
+    ValueError,
+    TypeError,
+    KeyError,
+)
 
 
 def _hasher(name: str) -> hashlib._Hash:
@@ -329,7 +342,7 @@ def _verify_signer(
     else:
         try:
             report.signing_time = find_unique_cms_attribute(signed_attrs, "signing_time").native
-        except Exception:
+        except _ATTRIBUTE_ERRORS:
             report.warn("no_signing_time", "the signer did not state a signing time")
         names = {attr["type"].native for attr in signed_attrs}
         if "signing_certificate_v2" not in names and "signing_certificate" not in names:
@@ -555,7 +568,7 @@ def _verify_countersignature(
         report.error("signed_attributes_invalid", "a counter-signature has no content-type")
     try:
         report.signing_time = find_unique_cms_attribute(attrs, "signing_time").native
-    except Exception:
+    except _ATTRIBUTE_ERRORS:
         report.warn("no_signing_time", "the counter-signer did not state a signing time")
     try:
         embedded = find_unique_cms_attribute(attrs, "message_digest").native
@@ -565,7 +578,7 @@ def _verify_countersignature(
             claimed_signature_algorithm_obj=counter["signature_algorithm"],
             claimed_mac_algorithm_obj=None,
         )
-    except Exception as exc:
+    except (*_ATTRIBUTE_ERRORS, CMSStructuralError, CMSAlgorithmProtectionError) as exc:
         report.error("signed_attributes_invalid", f"counter-signature attributes: {exc}")
         return report.finish()
     report.content_intact = embedded == _digests({digest_name}, parent_signature)[digest_name]
@@ -582,7 +595,7 @@ def _verify_countersignature(
         report.signature_intact = True
     except _CHECK_ERRORS as exc:
         report.error("signature_unverifiable", f"cannot check the counter-signature: {exc}")
-    except Exception:
+    except InvalidSignature:
         report.signature_intact = False
         report.error("bad_signature", "the counter-signature value does not verify")
     _validate_path(report, options.trust, certificate, moment, "signing", candidates)
