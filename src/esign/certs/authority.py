@@ -107,7 +107,8 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
     try:
         name = x509.Name.from_rfc4514_string(subject, attr_name_overrides=_OVERRIDES)
     except ValueError as exc:
-        raise MalformedInputError(f"not a distinguished name: {subject!r} ({exc})") from exc
+        detail = str(exc) or "expected RFC 4514 form, e.g. 'CN=Ivan Ivanov,O=Tax Service'"
+        raise MalformedInputError(f"not a distinguished name: {subject!r} ({detail})") from exc
     if len(name) == 0:
         raise MalformedInputError("the distinguished name is empty")
     return name
