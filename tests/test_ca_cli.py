@@ -291,3 +291,26 @@ def test_serve_ocsp_answers_openssl(ca_dir: Path, tmp_path: Path, openssl: str) 
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "bad", [["--subject", "garbage"], ["--subject", "CN=x", "--alg", "x25519"]]
+)
+def test_failed_init_leaves_nothing_behind_and_can_be_retried(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    bad: list[str],
+) -> None:
+    monkeypatch.setenv("ESIGN_PASSWORD", PASSWORD)
+    folder = tmp_path / "ca"
+    code, _, err = esign(capsys, "ca", "init", *bad, "--out-dir", folder)
+    assert code == 2 and err.count("\n") == 1
+    assert not folder.exists(), "a failed init must not leave a half-made CA"
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "notes.txt").write_text("keep me")
+    code, _, _ = esign(capsys, "ca", "init", *bad, "--out-dir", tmp_path / "existing")
+    assert code == 2
+    assert [p.name for p in (tmp_path / "existing").iterdir()] == ["notes.txt"]
+    code, out, err = esign(capsys, "ca", "init", "--subject", "CN=Retry CA", "--out-dir", folder)
+    assert code == 0, err

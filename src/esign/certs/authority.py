@@ -16,6 +16,7 @@ or in a folder (``init_folder`` / ``open_folder``)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -711,7 +712,41 @@ class CertificateAuthority:
         target = Path(folder)
         if (target / CA_CERT).exists() or (target / CA_KEY).exists():
             raise EsignError(f"{target} already holds a CA; refusing to overwrite it")
+        subject = parse_name(subject)  # refuse bad input before anything touches the disk
+        created_folder = not target.exists()
+        before = set(target.iterdir()) if target.exists() else set()
         target.mkdir(parents=True, exist_ok=True)
+        try:
+            return cls._init_in(
+                target, subject, password, algorithm, days, parent, path_length,
+                crl_url, ocsp_url, ca_issuers_url, qualified, clock,
+            )  # fmt: skip
+        except BaseException:
+            # Leave the folder as it was: a half-made CA would block the retry.
+            for path in set(target.iterdir()) - before:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            if created_folder:
+                with contextlib.suppress(OSError):
+                    target.rmdir()
+            raise
+
+    @classmethod
+    def _init_in(
+        cls,
+        target: Path,
+        subject: x509.Name,
+        password: str | bytes,
+        algorithm: str,
+        days: int,
+        parent: CertificateAuthority | None,
+        path_length: int | None,
+        crl_url: str | None,
+        ocsp_url: str | None,
+        ca_issuers_url: str | None,
+        qualified: QualifiedSettings | None,
+        clock: Clock,
+    ) -> CertificateAuthority:
         options: dict[str, Any] = {
             "registry": SqliteRegistry(target / REGISTRY),
             "crl_url": crl_url,
