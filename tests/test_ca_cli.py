@@ -312,5 +312,5 @@ def test_failed_init_leaves_nothing_behind_and_can_be_retried(
     code, _, _ = esign(capsys, "ca", "init", *bad, "--out-dir", tmp_path / "existing")
     assert code == 2
     assert [p.name for p in (tmp_path / "existing").iterdir()] == ["notes.txt"]
-    code, out, err = esign(capsys, "ca", "init", "--subject", "CN=Retry CA", "--out-dir", folder)
+    code, _, err = esign(capsys, "ca", "init", "--subject", "CN=Retry CA", "--out-dir", folder)
     assert code == 0, err
