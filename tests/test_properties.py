@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from esign import open_envelope, seal, sign, verify
 from esign.errors import EsignError
+from esign.signing.report import VerificationReport
 
 from .conftest import Pki, make_pki
 
@@ -104,7 +105,10 @@ def test_arbitrary_bytes_never_escape_as_another_exception(data: bytes) -> None:
         lambda: open_envelope(data, recipient=(PKI.tax_key, PKI.tax_cert), trust=PKI.trust),
     ):
         with contextlib.suppress(EsignError):
-            call()  # anything other than an EsignError fails the test
+            # Anything but an EsignError escaping fails the test; random bytes never verify.
+            result = call()
+            report = result if isinstance(result, VerificationReport) else result.report
+            assert not report.valid
 
 
 # --- envelopes with every recipient kind ----------------------------------------------------
