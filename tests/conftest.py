@@ -101,3 +101,23 @@ def openssl() -> str:
 def run(*args: str | Path, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run a command, capturing output; the caller asserts on the result."""
     return subprocess.run([str(a) for a in args], input=input, capture_output=True, check=False)
+
+
+def openssl_decrypt_verify(
+    openssl: str, envelope: Path, files: dict[str, Path], workdir: Path
+) -> bytes:
+    """``openssl cms -decrypt`` with the tax service's key, then ``openssl cms -verify`` with
+    the CA as the only anchor: the document, if both real openssl steps succeed."""
+    signed, document = workdir / "openssl-decrypted.p7s", workdir / "openssl-verified.bin"
+    decrypted = run(
+        openssl, "cms", "-decrypt", "-inform", "DER", "-in", envelope,
+        "-recip", files["tax_cert"], "-inkey", files["tax_key"], "-out", signed,
+    )  # fmt: skip
+    assert decrypted.returncode == 0, decrypted.stderr
+    verified = run(
+        openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", signed,
+        "-CAfile", files["ca"], "-out", document,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert b"Verification successful" in verified.stderr
+    return document.read_bytes()

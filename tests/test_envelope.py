@@ -17,7 +17,7 @@ from esign.errors import (
     UnsupportedAlgorithmError,
 )
 
-from .conftest import Pki, make_pki, run
+from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 
 DOCUMENT = b"Tax return 2026\nIncome: 1 250 000\n"
 
@@ -117,37 +117,8 @@ def test_openssl_decrypts_then_verifies_what_esign_sealed(
     envelope.write_bytes(
         seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=[pki.tax_cert])
     )
-    decrypted = run(
-        openssl,
-        "cms",
-        "-decrypt",
-        "-inform",
-        "DER",
-        "-in",
-        envelope,
-        "-recip",
-        paths["tax_cert"],
-        "-inkey",
-        paths["tax_key"],
-        "-out",
-        tmp_path / "signed.p7s",
-    )
-    assert decrypted.returncode == 0, decrypted.stderr
-    verified = run(
-        openssl,
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        tmp_path / "signed.p7s",
-        "-CAfile",
-        paths["ca"],
-    )
-    assert verified.returncode == 0, verified.stderr
-    assert b"Verification successful" in verified.stderr
-    assert verified.stdout == DOCUMENT
+    document = openssl_decrypt_verify(openssl, envelope, paths, tmp_path)
+    assert document == DOCUMENT
 
 
 @pytest.mark.parametrize("recipient_alg", ["ec-p256", "ec-p384", "rsa-3072"])

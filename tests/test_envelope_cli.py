@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Pki, run
+from .conftest import Pki, openssl_decrypt_verify, run
 from .test_cli import DOCUMENT, assert_clean_failure, esign
 
 
@@ -68,35 +68,8 @@ def test_cbc_envelope_opens_in_openssl(
         *seal_args(files, envelope, "--to", files["tax_cert"], "--cipher", "aes-256-cbc")
     )
     assert sealed.returncode == 0, sealed.stderr
-    dec = run(
-        openssl,
-        "cms",
-        "-decrypt",
-        "-inform",
-        "DER",
-        "-in",
-        envelope,
-        "-recip",
-        files["tax_cert"],
-        "-inkey",
-        files["tax_key"],
-        "-out",
-        tmp_path / "s.p7s",
-    )
-    assert dec.returncode == 0, dec.stderr
-    ver = run(
-        openssl,
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        tmp_path / "s.p7s",
-        "-CAfile",
-        files["ca"],
-    )
-    assert ver.returncode == 0 and ver.stdout == DOCUMENT
+    document = openssl_decrypt_verify(openssl, envelope, files, tmp_path)
+    assert document == DOCUMENT
 
 
 def test_forwarded_envelope_exits_1_with_the_reason(

@@ -30,7 +30,7 @@ from esign.errors import (
     UnsupportedAlgorithmError,
 )
 
-from .conftest import Pki, make_pki, run
+from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 
 DOCUMENT = b"Tax return 2026\nIncome: 1 250 000\n"
 FAST = 1000  # PBKDF2 iterations in tests (the default is 600 000)
@@ -240,36 +240,8 @@ def test_openssl_opens_esign_cbc_envelopes(
             cipher="aes-256-cbc",
         )
     )
-    dec = run(
-        openssl,
-        "cms",
-        "-decrypt",
-        "-inform",
-        "DER",
-        "-in",
-        envelope,
-        "-recip",
-        paths["tax_cert"],
-        "-inkey",
-        paths["tax_key"],
-        "-out",
-        tmp_path / "s.p7s",
-    )
-    assert dec.returncode == 0, dec.stderr
-    ver = run(
-        openssl,
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        tmp_path / "s.p7s",
-        "-CAfile",
-        paths["ca"],
-    )
-    assert ver.returncode == 0, ver.stderr
-    assert ver.stdout == DOCUMENT
+    document = openssl_decrypt_verify(openssl, envelope, paths, tmp_path)
+    assert document == DOCUMENT
 
 
 @pytest.mark.parametrize("recipient_alg", ["rsa-3072", "ec-p256", "ec-p384"])

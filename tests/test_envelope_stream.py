@@ -15,7 +15,7 @@ from esign.envelope.sealing import encrypt_envelope
 from esign.envelope.streaming import CHUNK, open_stream, seal_stream
 from esign.errors import DecryptionError, EsignError, RecipientsModifiedError
 
-from .conftest import Pki, make_pki, run
+from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 
 BIG = os.urandom(CHUNK * 2 + 12345)  # crosses chunk boundaries
 
@@ -137,38 +137,8 @@ def test_openssl_opens_streamed_envelope(
 ) -> None:
     paths = pki.write(tmp_path)
     (tmp_path / "e.p7m").write_bytes(sealed(pki, BIG, cipher))
-    dec = run(
-        openssl,
-        "cms",
-        "-decrypt",
-        "-inform",
-        "DER",
-        "-in",
-        tmp_path / "e.p7m",
-        "-recip",
-        paths["tax_cert"],
-        "-inkey",
-        paths["tax_key"],
-        "-out",
-        tmp_path / "s",
-    )
-    assert dec.returncode == 0, dec.stderr
-    ver = run(
-        openssl,
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        tmp_path / "s",
-        "-CAfile",
-        paths["ca"],
-        "-out",
-        tmp_path / "doc",
-    )
-    assert ver.returncode == 0, ver.stderr
-    assert (tmp_path / "doc").read_bytes() == BIG
+    document = openssl_decrypt_verify(openssl, tmp_path / "e.p7m", paths, tmp_path)
+    assert document == BIG
 
 
 @pytest.mark.parametrize("recipient_alg", ["ec-p256", "rsa-3072"])
