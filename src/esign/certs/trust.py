@@ -189,24 +189,24 @@ _MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+#: Exception classes with a code of their own; order matters (subclasses first).
+_CLASS_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (errors.RevokedError, "revoked"),
+    (errors.ExpiredError, "expired"),
+    (errors.NotYetValidError, "not_yet_valid"),
+    (errors.DisallowedAlgorithmError, "weak_algorithm"),
+    (errors.StaleRevinfoError, "stale_revocation_info"),
+    (errors.InsufficientRevinfoError, "no_revocation_info"),
+    (errors.PathBuildingError, "no_path"),
+    (errors.InvalidCertificateError, "wrong_usage"),
+)
+
+
 def classify(exc: Exception) -> str:
     """The stable failure code for an exception pyhanko-certvalidator raised."""
-    if isinstance(exc, errors.RevokedError):
-        return "revoked"
-    if isinstance(exc, errors.ExpiredError):
-        return "expired"
-    if isinstance(exc, errors.NotYetValidError):
-        return "not_yet_valid"
-    if isinstance(exc, errors.DisallowedAlgorithmError):
-        return "weak_algorithm"
-    if isinstance(exc, errors.StaleRevinfoError):
-        return "stale_revocation_info"
-    if isinstance(exc, errors.InsufficientRevinfoError):
-        return "no_revocation_info"
-    if isinstance(exc, errors.PathBuildingError):
-        return "no_path"
-    if isinstance(exc, errors.InvalidCertificateError):
-        return "wrong_usage"
+    for cls, code in _CLASS_CODES:
+        if isinstance(exc, cls):
+            return code
     message = str(getattr(exc, "failure_msg", exc))
     for pattern, code in _MESSAGE_CODES:
         if pattern.search(message):
