@@ -202,7 +202,7 @@ def _context(name: str, *, legacy: bool | None = None) -> TrustContext:
         intermediates=intermediates,
         crls=crls,
         name="pkits",
-        revocation_required=True,
+        check_revocation=True,
         legacy_algorithms=legacy,
     )
 
@@ -305,7 +305,7 @@ def test_pkits_initial_policy_inputs(name: str, policy: PathPolicy, trusted: boo
     """The PKITS cases that depend on the RFC 5280 §6.1.1 user inputs."""
     intermediates, crls = _case_material(name)
     context = TrustContext(
-        [_anchor()], intermediates=intermediates, crls=crls, revocation_required=True, policy=policy
+        [_anchor()], intermediates=intermediates, crls=crls, check_revocation=True, policy=policy
     )
     result = context.validate(_leaf(name), at=MOMENT, usage="any")
     assert result.trusted == trusted, result.failures

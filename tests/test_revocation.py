@@ -13,10 +13,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from esign.certs import CertificateAuthority, TrustContext
-from esign.certs.revocation import CertStatus, read_crl, read_ocsp_response
-from esign.errors import CertificateProfileError, RevocationError
+from esign.certs.revocation import CertStatus, read_ocsp_response
+from esign.errors import CertificateProfileError, MalformedInputError, RevocationError
 from esign.keys import PrivateKey, generate_key
-from esign.policy import AlgorithmPolicy
 from tests.conftest import run
 
 pytestmark = pytest.mark.interop
@@ -118,9 +117,17 @@ def test_delta_crl_lists_only_what_is_new() -> None:
     assert delta.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
     assert {r.serial_number for r in delta} == {late.serial_number}
     assert {r.serial_number for r in full} == {early.serial_number}
-    info = read_crl(delta, ca.certificate)
-    assert info.delta_base == 1 and info.number == 2
-    assert info.status(never.serial_number).status == CertStatus.GOOD
+    # The CA announces no delta (no freshestCRL): a delta given next to the complete CRL
+    # is applied all the same, and only the delta knows about "late".
+    trust = TrustContext([ca.certificate], crls=[full, delta])
+    moment = clock.now + datetime.timedelta(minutes=1)
+    assert trust.validate(never, at=moment).trusted
+    refused = trust.validate(late, at=moment)
+    assert [f.code for f in refused.failures] == ["revoked"], refused.failures
+    assert refused.revocation[0].source == "delta-crl"
+    assert refused.revocation_reason == "cessation_of_operation"
+    assert not trust.validate(early, at=moment).trusted
+    assert TrustContext([ca.certificate], crls=[full]).validate(late, at=moment).trusted
 
 
 def test_openssl_verify_crl_check_accepts_chain_and_reports_revoked(
@@ -168,30 +175,41 @@ def test_pyhanko_path_validation_sees_esign_crl(chain: Chain) -> None:
         intermediates=[chain.issuing.certificate],
         # the issuing CA publishes deltas (Freshest CRL): a strict validator wants one too
         crls=[chain.root.crl(), chain.issuing.crl(), chain.issuing.delta_crl()],
-        revocation_required=True,
+        check_revocation=True,
     )
     assert trust.validate(chain.good).trusted
     result = trust.validate(chain.revoked)
     assert not result.trusted and result.failures[0].code == "revoked"
 
 
-def test_read_crl_refuses_forgeries_and_stale_lists(chain: Chain) -> None:
+def test_engine_refuses_forged_and_stale_crls(chain: Chain) -> None:
     crl = chain.issuing.crl(next_update=datetime.timedelta(days=1))
-    info = read_crl(crl.public_bytes(Encoding.DER), chain.issuing.certificate)
-    assert info.status(chain.revoked.serial_number).status == CertStatus.REVOKED
-    assert info.status(chain.revoked.serial_number).reason == x509.ReasonFlags.key_compromise
-    with pytest.raises(RevocationError, match="issued by"):
-        read_crl(crl, chain.root.certificate)
+    root_crl = chain.root.crl()
+
+    def trust(*crls: x509.CertificateRevocationList) -> TrustContext:
+        return TrustContext([chain.root.certificate], intermediates=[chain.issuing.certificate],
+                            crls=list(crls))  # fmt: skip
+
+    genuine = trust(root_crl, crl).validate(chain.revoked)
+    assert [f.code for f in genuine.failures] == ["revoked"]
+    assert genuine.revocation_reason == "key_compromise"
+    # the complete CRL announces a delta: "not listed" needs it, a listed entry does not
+    missing_delta = trust(root_crl, crl).validate(chain.good)
+    assert [f.code for f in missing_delta.failures] == ["no_revocation_info"]
+    assert trust(root_crl, crl, chain.issuing.delta_crl()).validate(chain.good).trusted
+    # same name, other key: no evidence at all, so the status is unknown (never "good")
     impostor = CertificateAuthority.create_root(chain.issuing.certificate.subject)
-    with pytest.raises(RevocationError, match="signature does not verify"):
-        read_crl(impostor.crl(), chain.issuing.certificate)
+    forged = trust(root_crl, impostor.crl()).validate(chain.revoked)
+    assert [f.code for f in forged.failures] == ["no_revocation_info"]
+    assert "--crl" in forged.failures[0].message
+    # the root's CRL cannot speak for the issuing CA's certificates
+    assert [f.code for f in trust(root_crl).validate(chain.good).failures] == ["no_revocation_info"]
     later = crl.next_update_utc + datetime.timedelta(seconds=1)  # type: ignore[operator]
-    with pytest.raises(RevocationError, match="stale"):
-        read_crl(crl, chain.issuing.certificate, at=later)
-    with pytest.raises(RevocationError, match="not a readable CRL"):
-        read_crl(
-            b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", chain.root.certificate
-        )
+    root_later = chain.root.crl(next_update=datetime.timedelta(days=30))
+    stale = trust(root_later, crl, chain.issuing.delta_crl()).validate(chain.good, at=later)
+    assert [f.code for f in stale.failures] == ["stale_revocation_info"]
+    with pytest.raises(MalformedInputError, match="not a readable"):
+        trust(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")  # type: ignore[arg-type]
 
 
 OPENSSL_CA_CONFIG = """
@@ -247,18 +265,16 @@ def test_esign_reads_openssl_ca_certificates_and_crls(openssl: str, tmp_path: Pa
         assert result.returncode == 0, (step, result.stderr)
     ca_cert = x509.load_pem_x509_certificate((d / "ca.pem").read_bytes())
     user = x509.load_pem_x509_certificate((d / "u.pem").read_bytes())
-    info = read_crl((d / "crl.pem").read_bytes(), ca_cert)
-    status = info.status(user.serial_number)
-    assert status.status == CertStatus.REVOKED
-    assert status.reason == x509.ReasonFlags.key_compromise
-    assert info.number == 1
+    crl = (d / "crl.pem").read_bytes()
+    result = TrustContext([ca_cert], crls=[crl]).validate(user)
+    assert [f.code for f in result.failures] == ["revoked"]
+    assert result.revocation_reason == "key_compromise"
     # a SHA-1 signed CRL is refused by the default algorithm policy, read when legacy
-    with pytest.raises(RevocationError, match="sha1 is refused"):
-        read_crl((d / "sha1.pem").read_bytes(), ca_cert)
-    legacy = read_crl((d / "sha1.pem").read_bytes(), ca_cert, policy=AlgorithmPolicy(legacy=True))
-    assert legacy.status(user.serial_number).status == CertStatus.REVOKED
-    trust = TrustContext([ca_cert], crls=[info.crl], revocation_required=True)
-    assert trust.validate(user).failures[0].code == "revoked"
+    sha1 = (d / "sha1.pem").read_bytes()
+    refused = TrustContext([ca_cert], crls=[sha1]).validate(user)
+    assert [f.code for f in refused.failures] == ["no_revocation_info"], refused.failures
+    legacy = TrustContext([ca_cert], crls=[sha1], legacy_algorithms=True).validate(user)
+    assert [f.code for f in legacy.failures] == ["revoked"]
     from esign.certs.summary import describe
 
     assert describe(user)["profile"] == "signing"
@@ -306,12 +322,16 @@ def test_openssl_ocsp_reads_esign_responses(
         assert f"{files[leaf]}: {expected}" in out
         if expected == "revoked":
             assert "Reason: keyCompromise" in out
-        status = read_ocsp_response(
-            resp.read_bytes(),
-            issuer=chain.issuing.certificate,
-            serial=getattr(chain, leaf).serial_number,
+        # esign's own engine reads the same response
+        trust = TrustContext(
+            [chain.root.certificate],
+            intermediates=[chain.issuing.certificate],
+            crls=[chain.root.crl()],
+            ocsps=[resp.read_bytes()],
         )
-        assert status.status.value == expected
+        result = trust.validate(getattr(chain, leaf))
+        assert result.revocation[0].status.value == expected
+        assert result.revocation[0].source == "ocsp"
 
 
 def test_ocsp_unknown_for_certificates_it_never_issued(
@@ -323,8 +343,7 @@ def test_ocsp_unknown_for_certificates_it_never_issued(
         *_hashes(chain.issuing.certificate), 0xDEADBEEF, hashes.SHA1()
     )
     resp = chain.issuing.ocsp_response(builder.build().public_bytes(Encoding.DER))
-    status = read_ocsp_response(resp, issuer=chain.issuing.certificate, serial=0xDEADBEEF)
-    assert status.status == CertStatus.UNKNOWN
+    assert ocsp.load_der_ocsp_response(resp).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
     (tmp_path / "u.resp").write_bytes(resp)
     text = run(openssl, "ocsp", "-respin", tmp_path / "u.resp", "-resp_text", "-noverify")
     assert b"Cert Status: unknown" in text.stdout
@@ -456,26 +475,3 @@ PKITS = Path(__import__("cryptography_vectors").__file__).parent / "x509" / "PKI
 
 def _pkits_cert(name: str) -> x509.Certificate:
     return x509.load_der_x509_certificate((PKITS / "certs" / f"{name}.crt").read_bytes())
-
-
-@pytest.mark.parametrize(
-    ("ca", "crl", "refusal"),
-    [
-        ("GoodCACert", "GoodCACRL", None),
-        ("deltaCRLCA1Cert", "deltaCRLCA1deltaCRL", None),
-        ("BadCRLSignatureCACert", "BadCRLSignatureCACRL", "signature does not verify"),
-        ("BadCRLIssuerNameCACert", "BadCRLIssuerNameCACRL", "issued by"),
-        ("keyUsageCriticalcRLSignFalseCACert", "keyUsageCriticalcRLSignFalseCACRL", "cRLSign"),
-    ],
-)
-def test_read_crl_on_nist_pkits(ca: str, crl: str, refusal: str | None) -> None:
-    """Published CRLs: the good ones read, the PKITS traps are refused for the right reason."""
-    data = (PKITS / "crls" / f"{crl}.crl").read_bytes()
-    if refusal is None:
-        info = read_crl(data, _pkits_cert(ca))
-        assert info.number is not None
-        if crl.endswith("deltaCRL"):
-            assert info.delta_base is not None
-        return
-    with pytest.raises(RevocationError, match=refusal):
-        read_crl(data, _pkits_cert(ca))

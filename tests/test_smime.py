@@ -161,7 +161,7 @@ def pkits_trust() -> dict[bool, TrustContext]:
     crls = [p.read_bytes() for p in sorted((folder / "crls").glob("*.crl"))]
     return {
         legacy: TrustContext(
-            [anchor], crls=crls, revocation_required=True, legacy_algorithms=legacy, name="PKITS"
+            [anchor], crls=crls, check_revocation=True, legacy_algorithms=legacy, name="PKITS"
         )
         for legacy in (False, True)
     }

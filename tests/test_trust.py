@@ -105,7 +105,7 @@ def test_before_revocation_is_valid(world: World) -> None:
     strict = TrustContext(
         [world.ca.certificate],
         crls=[revoked_ivanov(world)],
-        revocation_required=True,
+        check_revocation=True,
         retroactive_revocation=False,
     )
     result = strict.validate(world.ivanov, at=SIGNED)
@@ -115,17 +115,19 @@ def test_before_revocation_is_valid(world: World) -> None:
 
 def test_stale_crl(world: World) -> None:
     old = make_crl(world.ca, [], this_update=T0, next_update=T0 + datetime.timedelta(days=1))
-    required = TrustContext([world.ca.certificate], crls=[old], revocation_required=True)
+    required = TrustContext([world.ca.certificate], crls=[old], check_revocation=True)
     result = required.validate(world.ivanov, at=LATER)
     assert not result.trusted
     assert [f.code for f in result.failures] == ["stale_revocation_info"]
-    assert TrustContext([world.ca.certificate], crls=[old]).validate(world.ivanov, at=LATER).trusted
+    opted_out = TrustContext([world.ca.certificate], crls=[old], check_revocation=False)
+    result = opted_out.validate(world.ivanov, at=LATER)
+    assert result.trusted and not result.revocation_checked and not result.revocation
     inside = required.validate(world.ivanov, at=T0 + datetime.timedelta(hours=12))
     assert inside.trusted, "inside thisUpdate..nextUpdate the same CRL is fresh"
 
 
 def test_required_without_any_crl(world: World) -> None:
-    trust = TrustContext([world.ca.certificate], revocation_required=True)
+    trust = TrustContext([world.ca.certificate], check_revocation=True)
     result = trust.validate(world.ivanov, at=LATER)
     assert [f.code for f in result.failures] == ["no_revocation_info"]
 
@@ -133,7 +135,7 @@ def test_required_without_any_crl(world: World) -> None:
 def test_crl_signed_by_another_ca_is_not_used(world: World) -> None:
     impostor = CertificateAuthority.create_root(world.ca.certificate.subject, clock=lambda: T0)
     forged = make_crl(impostor, [])
-    trust = TrustContext([world.ca.certificate], crls=[forged], revocation_required=True)
+    trust = TrustContext([world.ca.certificate], crls=[forged], check_revocation=True)
     result = trust.validate(world.ivanov, at=LATER)
     assert not result.trusted
     assert [f.code for f in result.failures] == ["no_revocation_info"]
@@ -242,7 +244,7 @@ def _with_aia(world: World, url: str = "http://127.0.0.1:9/ocsp") -> x509.Certif
 def test_ocsp_good_and_revoked(world: World) -> None:
     cert = _with_aia(world)
     good = TrustContext(
-        [world.ca.certificate], ocsps=[_ocsp_response(world, cert)], revocation_required=True
+        [world.ca.certificate], ocsps=[_ocsp_response(world, cert)], check_revocation=True
     )
     assert good.validate(cert, at=LATER).trusted
     revoked = TrustContext(
@@ -275,10 +277,10 @@ def _responder(world: World, *, eku: bool) -> tuple[object, x509.Certificate]:
 def test_ocsp_responder_authorisation(world: World) -> None:
     cert = _with_aia(world)
     delegated = _ocsp_response(world, cert, responder=_responder(world, eku=True))
-    trust = TrustContext([world.ca.certificate], ocsps=[delegated], revocation_required=True)
+    trust = TrustContext([world.ca.certificate], ocsps=[delegated], check_revocation=True)
     assert trust.validate(cert, at=LATER).trusted, "a responder with id-kp-OCSPSigning"
     unauthorised = _ocsp_response(world, cert, responder=_responder(world, eku=False))
-    trust = TrustContext([world.ca.certificate], ocsps=[unauthorised], revocation_required=True)
+    trust = TrustContext([world.ca.certificate], ocsps=[unauthorised], check_revocation=True)
     result = trust.validate(cert, at=LATER)
     assert not result.trusted
     assert [f.code for f in result.failures] == ["no_revocation_info"]
@@ -288,7 +290,7 @@ def test_ocsp_responder_authorisation(world: World) -> None:
 def test_stale_ocsp(world: World) -> None:
     cert = _with_aia(world)
     old = _ocsp_response(world, cert, this_update=T0)
-    trust = TrustContext([world.ca.certificate], ocsps=[old], revocation_required=True)
+    trust = TrustContext([world.ca.certificate], ocsps=[old], check_revocation=True)
     result = trust.validate(cert, at=LATER)
     assert [f.code for f in result.failures] == ["stale_revocation_info"]
 
@@ -310,10 +312,12 @@ def test_revocation_embedded_in_signed_data(world: World) -> None:
     embedded = revocation_from_signed_data(cms.SignedData.load(signed.dump()))
     assert len(embedded.crls) == 1 and not embedded.ocsps
     trust = TrustContext([world.ca.certificate])
-    assert trust.validate(world.ivanov, at=LATER).trusted
+    unknown = trust.validate(world.ivanov, at=LATER)
+    assert [f.code for f in unknown.failures] == ["no_revocation_info"]
     result = trust.validate(world.ivanov, at=LATER, crls=embedded.crls)
     assert [f.code for f in result.failures] == ["revoked"]
-    assert trust.validate(world.ivanov, at=LATER).trusted, "per-call data does not stick"
+    again = trust.validate(world.ivanov, at=LATER)
+    assert [f.code for f in again.failures] == ["no_revocation_info"], "per-call data is per call"
 
 
 def test_cades_revocation_values_attribute(world: World) -> None:
@@ -417,10 +421,10 @@ def test_fetch_crl_from_distribution_point(
     state["body"] = make_crl(
         world.ca, [(cert.serial_number, REVOKED, x509.ReasonFlags.superseded)]
     ).public_bytes(Encoding.DER)
-    offline = TrustContext([world.ca.certificate], revocation_required=True)
+    offline = TrustContext([world.ca.certificate], check_revocation=True)
     assert [f.code for f in offline.validate(cert, at=LATER).failures] == ["no_revocation_info"]
     assert state["hits"] == 0, "fetching is off by default"
-    online = TrustContext([world.ca.certificate], revocation_required=True, allow_fetching=True)
+    online = TrustContext([world.ca.certificate], check_revocation=True, allow_fetching=True)
     result = online.validate(cert, at=LATER)
     assert state["hits"] == 1
     assert [f.code for f in result.failures] == ["revoked"]
@@ -433,7 +437,7 @@ def test_fetch_timeout(world: World, crl_server: tuple[str, dict[str, object]]) 
     state["body"] = make_crl(world.ca, []).public_bytes(Encoding.DER)
     state["delay"] = 3.0
     trust = TrustContext(
-        [world.ca.certificate], revocation_required=True, allow_fetching=True, fetch_timeout=0.5
+        [world.ca.certificate], check_revocation=True, allow_fetching=True, fetch_timeout=0.5
     )
     started = time.monotonic()
     result = trust.validate(cert, at=LATER)
@@ -446,7 +450,7 @@ def test_fetch_timeout(world: World, crl_server: tuple[str, dict[str, object]]) 
 
 def test_same_certificate_two_domains(world: World) -> None:
     bank = CertificateAuthority.create_root("CN=Bank Root CA", clock=lambda: T0)
-    tax = TrustContext([world.ca.certificate], name="tax service")
+    tax = TrustContext([world.ca.certificate], crls=[make_crl(world.ca, [])], name="tax service")
     bank_domain = TrustContext([bank.certificate], name="bank")
     assert tax.validate(world.ivanov, at=LATER).accepted_by == "tax service"
     refused = bank_domain.validate(world.ivanov, at=LATER)
@@ -463,7 +467,7 @@ def test_wrong_usage(world: World) -> None:
     cert = world.ca.issue(
         generate_key("ec-p256").public_key(), subject="CN=Box", profile="encryption"
     )
-    trust = TrustContext([world.ca.certificate])
+    trust = TrustContext([world.ca.certificate], crls=[make_crl(world.ca, [])])
     assert [f.code for f in trust.validate(cert, at=LATER).failures] == ["wrong_usage"]
     assert trust.validate(cert, at=LATER, usage="encryption").trusted
 
@@ -479,9 +483,9 @@ def test_expired_and_not_yet_valid(world: World) -> None:
 def test_to_dict_is_json_ready(world: World) -> None:
     import json
 
-    result = TrustContext([world.ca.certificate], name="tax service").validate(
-        world.ivanov, at=LATER
-    )
+    result = TrustContext(
+        [world.ca.certificate], crls=[make_crl(world.ca, [])], name="tax service"
+    ).validate(world.ivanov, at=LATER)
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["valid"] is True and payload["accepted_by"] == "tax service"
     assert payload["chain"][0]["subject"] == "CN=Ivan Ivanov"
@@ -542,7 +546,7 @@ def test_rsa_1024_needs_the_legacy_opt_in() -> None:
     refused = TrustContext([root]).validate(leaf, at=LATER, usage="any")
     assert [f.code for f in refused.failures] == ["weak_algorithm"]
     assert "1024" in refused.failures[0].message
-    legacy = TrustContext([root], legacy_algorithms=True)
+    legacy = TrustContext([root], legacy_algorithms=True, check_revocation=False)
     assert legacy.validate(leaf, at=LATER, usage="any").trusted
 
 
@@ -606,7 +610,9 @@ def test_sha1_needs_the_legacy_opt_in(openssl: str, tmp_path: Path) -> None:
     refused = TrustContext([anchor]).validate(certificate, usage="any")
     assert [f.code for f in refused.failures] == ["weak_algorithm"]
     assert "sha1" in refused.failures[0].message.lower()
-    legacy = TrustContext([anchor], legacy_algorithms=True).validate(certificate, usage="any")
+    legacy = TrustContext([anchor], legacy_algorithms=True, check_revocation=False).validate(
+        certificate, usage="any"
+    )
     assert legacy.trusted, legacy.failures
 
 
@@ -614,7 +620,7 @@ def test_cached_verdict_depends_on_path_helpers(world: World) -> None:
     """A 'no path' verdict without the intermediate must not be served when it is given."""
     sub = world.ca.create_intermediate("CN=Regional CA")
     leaf = sub.issue(generate_key("ec-p256").public_key(), subject="CN=Sergeev")
-    trust = TrustContext([world.ca.certificate])
+    trust = TrustContext([world.ca.certificate], check_revocation=False)
     assert [f.code for f in trust.validate(leaf, at=LATER).failures] == ["no_path"]
     helped = trust.validate(leaf, at=LATER, extra_certificates=[sub.certificate])
     assert helped.trusted and len(helped.chain) == 3
@@ -630,13 +636,13 @@ def test_derive_keeps_every_setting_it_is_not_told_to_change() -> None:
     base = TrustContext(
         [ca.certificate],
         name="bank",
-        revocation_required=True,
+        check_revocation=True,
         legacy_algorithms=True,
         trusted_lists=[listed],
         fetch_timeout=3.0,
     )
     derived = base.derive(crls=[ca.crl()])
-    assert derived.name == "bank" and derived.revocation_required and derived.legacy_algorithms
+    assert derived.name == "bank" and derived.check_revocation and derived.legacy_algorithms
     assert derived.trusted_lists == [listed] and derived.fetch_timeout == 3.0
     assert derived.policy == base.policy and len(derived.crls) == 1 and base.crls == []
-    assert base.derive(revocation_required=False).revocation_required is False
+    assert base.derive(check_revocation=False).check_revocation is False

@@ -62,7 +62,7 @@ mutations = st.tuples(
 def test_mutated_crl_never_validates_a_revoked_certificate(change: tuple[int, int, bool]) -> None:
     crl = mutate(CRL, *change)
     try:
-        trust = TrustContext([CA.certificate], crls=[crl], revocation_required=True)
+        trust = TrustContext([CA.certificate], crls=[crl], check_revocation=True)
     except MalformedInputError:
         return
     result = trust.validate(IVANOV, at=LATER)

@@ -205,6 +205,23 @@ class IndexedCrl:
         self._signature_ok: dict[bytes, bool] = {}
         extensions = {ext["extn_id"].native for ext in tbs["crl_extensions"]}
         self.simple = extensions <= _SIMPLE_CRL_EXTENSIONS and next_update is not None
+        #: A complete CRL that announces a delta: its entries prove a revocation, but a
+        #: "not listed" needs the delta too.
+        self.announces_delta = (
+            extensions <= _SIMPLE_CRL_EXTENSIONS | {"freshest_crl"}
+            and "freshest_crl" in extensions
+            and next_update is not None
+        )
+        number = crl.crl_number_value
+        self.number: int | None = number.native if number is not None else None
+        base = crl.delta_crl_indicator_value
+        #: The base CRL number of a delta CRL; None for a complete CRL.
+        self.delta_base: int | None = base.native if base is not None else None
+        #: A distribution-point scope (IDP) or an unknown critical extension: such a CRL
+        #: is read by the full RFC 5280 processing only.
+        self.has_scope = "issuing_distribution_point" in extensions or bool(
+            crl.critical_extensions - _KNOWN_CRITICAL
+        )
 
     def entries(self) -> dict[int, RevokedEntry] | None:
         """Serial number -> entry, or None if an entry needs full processing."""
@@ -228,6 +245,10 @@ class IndexedCrl:
                 )
             self._entries = entries
         return self._entries
+
+    def delta_entries(self) -> dict[int, RevokedEntry]:
+        """The entries of a delta CRL (empty when an entry needs full processing)."""
+        return self.entries() or {}
 
     def signed_by(self, issuer: asn1_x509.Certificate) -> bool:
         """Whether ``issuer`` (a validated CA) signed this CRL and may sign CRLs."""
@@ -260,6 +281,8 @@ class IndexedCrl:
             return False
         return retroactive or self.this_update - tolerance <= moment
 
+
+_KNOWN_CRITICAL = frozenset({"delta_crl_indicator", "issuing_distribution_point"})
 
 _SIMPLE_ENTRY_OIDS = frozenset(
     {x509.oid.CRLEntryExtensionOID.CRL_REASON, x509.oid.CRLEntryExtensionOID.INVALIDITY_DATE}

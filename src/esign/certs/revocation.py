@@ -1,14 +1,14 @@
-"""Revocation: build CRLs (complete and delta) and OCSP responses; read other CAs' ones.
+"""Revocation, the CA's side: build CRLs (complete and delta) and OCSP responses; and
+read the answer to one's own OCSP request (:func:`read_ocsp_response`: signer, nonce).
 
 Building leans on ``cryptography``'s CertificateRevocationListBuilder and
-OCSPResponseBuilder; reading checks what a relying party must check before believing a
-revocation statement: the signature, who signed it (the CA, or a responder the CA
-delegated with the OCSPSigning EKU, RFC 6960 §4.2.2.2), and the freshness window.
+OCSPResponseBuilder. Judging anyone's CRLs and OCSP responses for a path — signature,
+signer authorisation, scope, freshness — is the revocation engine's job
+(:mod:`esign.certs.status`), fed by :mod:`esign.certs.revinfo`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import enum
 from collections.abc import Callable
@@ -114,126 +114,16 @@ def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
         return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class CrlInfo:
-    """A CRL that verified under its issuer, with what a relying party needs from it."""
-
-    crl: x509.CertificateRevocationList
-    number: int | None
-    delta_base: int | None
-    this_update: datetime.datetime
-    next_update: datetime.datetime | None
-
-    def status(self, serial: int) -> StatusInfo:
-        """GOOD or REVOKED for ``serial`` according to this CRL alone."""
-        entry = self.crl.get_revoked_certificate_by_serial_number(serial)
-        if entry is None:
-            return StatusInfo(
-                CertStatus.GOOD, serial, this_update=self.this_update, next_update=self.next_update
-            )
-        reason = None
-        with contextlib.suppress(x509.ExtensionNotFound):
-            reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-        return StatusInfo(
-            CertStatus.REVOKED,
-            serial,
-            revoked_at=entry.revocation_date_utc,
-            reason=reason,
-            this_update=self.this_update,
-            next_update=self.next_update,
-        )
-
-
-def load_crl(data: bytes) -> x509.CertificateRevocationList:
-    """Parse a PEM or DER CRL, bounded, with a named error."""
-    if len(data) > MAX_REVOCATION_INPUT:
-        raise RevocationError("CRL larger than 64 MiB")
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
-        raise RevocationError(f"not a readable CRL (PEM or DER): {exc}") from exc
-
-
-def read_crl(
-    data: bytes | x509.CertificateRevocationList,
-    issuer: x509.Certificate,
-    *,
-    at: datetime.datetime | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-) -> CrlInfo:
-    """Parse a CRL (anyone's: openssl ca, another CA) and check it is ``issuer``'s and current.
-
-    Refuses a CRL whose issuer name or signature does not match ``issuer``, whose issuer
-    may not sign CRLs (keyUsage without cRLSign), that is stale at ``at``, or whose
-    signature algorithm the ``policy`` refuses (SHA-1 unless legacy). Every failure,
-    including a malformed field found late, is a :class:`RevocationError`.
-    """
-    try:
-        return _read_crl(data, issuer, at, policy)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise RevocationError(f"the CRL is malformed: {exc}") from exc
-
-
-def _read_crl(
-    data: bytes | x509.CertificateRevocationList,
-    issuer: x509.Certificate,
-    at: datetime.datetime | None,
-    policy: AlgorithmPolicy,
-) -> CrlInfo:
-    crl = data if isinstance(data, x509.CertificateRevocationList) else load_crl(data)
-    if crl.issuer != issuer.subject:
-        raise RevocationError(
-            f"the CRL is issued by {crl.issuer.rfc4514_string()!r}, "
-            f"not by {issuer.subject.rfc4514_string()!r}"
-        )
-    try:
-        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not usage.crl_sign:
-            raise RevocationError("the CRL issuer's keyUsage does not allow cRLSign")
-    except x509.ExtensionNotFound:
-        pass
-    _check_policy("CRL", crl.signature_hash_algorithm, issuer.public_key(), policy)
-    try:
-        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise RevocationError(f"the CRL signature cannot be checked: {exc}") from exc
-    if not valid and isinstance(crl.signature_hash_algorithm, hashes.SHA1):
-        # cryptography no longer checks SHA-1 X.509 signatures; the policy admitted it
-        # (legacy), so check it with the key directly.
-        valid = verify_signature(
-            issuer.public_key(), crl.signature, crl.tbs_certlist_bytes, hashes.SHA1()
-        )
-    if not valid:
-        raise RevocationError("the CRL signature does not verify under its issuer's key")
-    try:
-        number: int | None = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    except x509.ExtensionNotFound:
-        number = None
-    try:
-        base: int | None = crl.extensions.get_extension_for_class(
-            x509.DeltaCRLIndicator
-        ).value.crl_number
-    except x509.ExtensionNotFound:
-        base = None
-    info = CrlInfo(crl, number, base, crl.last_update_utc, crl.next_update_utc)
-    if at is not None:
-        if at < info.this_update:
-            raise RevocationError("the CRL was issued after the time it is checked for")
-        if info.next_update is not None and at > info.next_update:
-            raise RevocationError(
-                f"the CRL is stale: its next update was due {info.next_update.isoformat()}"
-            )
-    return info
-
-
 def _check_policy(
-    what: str, digest: hashes.HashAlgorithm | None, key: object, policy: AlgorithmPolicy
+    what: str,
+    digest: hashes.HashAlgorithm | None,
+    key: object,
+    policy: AlgorithmPolicy,
+    at: datetime.datetime | None = None,
 ) -> None:
     """Refuse a signature the algorithm policy refuses (SHA-1, MD5, short RSA, DSA)."""
     name = None if digest is None else digest.name.replace("-", "")
-    refusal = (policy.digest_refusal(name) if name else None) or policy.key_refusal(key)
+    refusal = (policy.digest_refusal(name, at) if name else None) or policy.key_refusal(key, at)
     if refusal:
         raise RevocationError(f"the {what} is signed with a refused algorithm: {refusal}")
 

@@ -35,7 +35,6 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext, error
 from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
-    DisallowWeakAlgorithmsPolicy,
     PKIXValidationParams,
     RevocationCheckingPolicy,
     RevocationCheckingRule,
@@ -44,13 +43,14 @@ from pyhanko_certvalidator.policy_decl import (
 from esign._sync import run_sync
 from esign.certs.revinfo import (
     CrlInput,
-    IndexedCrl,
     OcspInput,
     index_crls,
     parse_crl,
     parse_ocsp_response,
 )
+from esign.certs.status import CertificateStatus, RevocationEngine, Status
 from esign.certs.trusted_list import TrustedList
+from esign.policy import AlgorithmPolicy
 
 #: Key usages a certificate needs for each job esign validates it for.
 USAGES: dict[str, frozenset[str]] = {
@@ -122,6 +122,10 @@ class PathResult:
     revocation_reason: str | None = None
     validated_at: datetime.datetime | None = None
     trusted_list: str | None = None
+    #: The engine's status of each certificate below the anchor, leaf first.
+    revocation: list[CertificateStatus] = field(default_factory=list)
+    #: False when the caller opted out of revocation checking.
+    revocation_checked: bool = True
 
     @property
     def accepted_by(self) -> str | None:
@@ -146,6 +150,8 @@ class PathResult:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "revocation_reason": self.revocation_reason,
             "trusted_list": self.trusted_list,
+            "revocation_checked": self.revocation_checked,
+            "revocation": [s.to_dict() for s in self.revocation],
             "errors": [{"code": f.code, "message": f.message} for f in self.failures],
             "warnings": [],
         }
@@ -224,13 +230,19 @@ class TrustContext:
     ``name`` is what a report prints as the domain that accepted a certificate ("valid
     only inside the tax service" is a domain whose only anchor is the tax service's CA).
 
-    Revocation: CRLs and OCSP responses given here (and per call to :meth:`validate`)
-    are consulted. With ``revocation_required`` every certificate of the path needs
-    fresh revocation information; without it, a certificate is checked when its issuer
-    has a CRL here or when it declares a CRL distribution point or OCSP responder, and a
-    certificate with no information at all passes. ``allow_fetching`` (off by default)
-    lets pyHanko fetch CRLs and OCSP responses over HTTP from the certificates' CRL
-    distribution points and AIA, each request bounded by ``fetch_timeout`` seconds.
+    Revocation is checked by default: every certificate of the path below the anchor
+    needs its status established by the revocation engine (:mod:`esign.certs.status`)
+    from the CRLs and OCSP responses given here, per call to :meth:`validate` (a
+    signature's embedded values) or fetched; otherwise the path is not trusted
+    (``no_revocation_info``, reported as INDETERMINATE / TRY_LATER). ``check_revocation
+    =False`` is the explicit opt-out: revocation is then not looked at, and results say
+    so. ``allow_fetching`` (off by default) lets pyHanko fetch CRLs and OCSP responses
+    over HTTP from the certificates' CRL distribution points and AIA, each request
+    bounded by ``fetch_timeout`` seconds.
+
+    Algorithms: ``algorithm_policy`` (default: :class:`esign.policy.AlgorithmPolicy`
+    with ``legacy_algorithms``) judges every certificate, CRL and OCSP signature at the
+    validation moment.
 
     Freshness: revocation information is usable up to its nextUpdate; past it, it is
     stale. With ``retroactive_revocation`` (the default) information issued *after* the
@@ -244,6 +256,12 @@ class TrustContext:
     #: Cached verdicts per (certificate, moment, usage).
     MAX_RESULTS = 100_000
     TIME_TOLERANCE = datetime.timedelta(seconds=1)
+    #: What a TRY_LATER message tells the caller to do.
+    REVOCATION_HINT = (
+        "give the issuer's CRL or an OCSP response for it (--crl / --ocsp, or crls= / "
+        "ocsps=), allow fetching (--fetch, allow_fetching=True), or opt out explicitly "
+        "(--no-revocation-check, check_revocation=False)"
+    )
 
     def __init__(
         self,
@@ -253,13 +271,14 @@ class TrustContext:
         crls: Iterable[CrlInput] = (),
         ocsps: Iterable[OcspInput] = (),
         name: str = "default",
-        revocation_required: bool = False,
+        check_revocation: bool = True,
         legacy_algorithms: bool = False,
         allow_fetching: bool = False,
         fetch_timeout: float = 10.0,
         policy: PathPolicy | None = None,
         trusted_lists: Iterable[TrustedList] = (),
         retroactive_revocation: bool = True,
+        algorithm_policy: AlgorithmPolicy | None = None,
     ) -> None:
         if not anchors:
             raise ValueError("a trust context needs at least one anchor")
@@ -269,8 +288,9 @@ class TrustContext:
         self._asn1_crls = [parse_crl(c) for c in crls]
         self._crl_ders = [c.dump() for c in self._asn1_crls]
         self._asn1_ocsps = [parse_ocsp_response(o) for o in ocsps]
-        self.revocation_required = revocation_required
+        self.check_revocation = check_revocation
         self.legacy_algorithms = legacy_algorithms
+        self.algorithm_policy = algorithm_policy or AlgorithmPolicy(legacy=legacy_algorithms)
         self.allow_fetching = allow_fetching
         self.fetch_timeout = fetch_timeout
         self.policy = policy or PathPolicy()
@@ -282,7 +302,14 @@ class TrustContext:
         self._anchor_ders = [c.public_bytes(Encoding.DER) for c in self.anchors]
         self._intermediate_ders = [c.public_bytes(Encoding.DER) for c in self.intermediates]
         self._crls_by_issuer = index_crls(self._asn1_crls)
-        self._contexts: dict[tuple[datetime.datetime, str, str], ValidationContext] = {}
+        self._engine = RevocationEngine(
+            self._crls_by_issuer,
+            tolerance=self.TIME_TOLERANCE,
+            retroactive=retroactive_revocation,
+            has_ocsp=bool(self._asn1_ocsps),
+            policy=self.algorithm_policy,
+        )
+        self._contexts: dict[tuple[datetime.datetime, str], ValidationContext] = {}
         self._cache: dict[tuple[bytes, datetime.datetime, str], PathResult] = {}
         self._keep_moment: datetime.datetime | None = None
 
@@ -290,6 +317,23 @@ class TrustContext:
     def crls(self) -> list[bytes]:
         """The CRLs of this context, DER."""
         return list(self._crl_ders)
+
+    @property
+    def ocsps(self) -> list[bytes]:
+        """The OCSP responses of this context, DER."""
+        return [o.dump() for o in self._asn1_ocsps]
+
+    def compromise(self, chain: list[x509.Certificate]) -> CertificateStatus | None:
+        """A revocation of ``chain[0]`` for key compromise (or no stated reason) that a
+        CRL held here records, at whatever date, or None.
+
+        Such a revocation withdraws everything the key ever signed: a time-stamp token
+        of a compromised TSA proves nothing, whatever time it states.
+        """
+        if len(chain) < 2:
+            return None
+        certificate, issuer = (to_asn1(c) for c in chain[:2])
+        return self._engine.compromised(certificate, issuer)
 
     def derive(self, **changes: Any) -> TrustContext:
         """The same trust domain with some settings changed (e.g. extra CRLs): every setting
@@ -299,14 +343,17 @@ class TrustContext:
             "crls": self._crl_ders,
             "ocsps": [o.dump() for o in self._asn1_ocsps],
             "name": self.name,
-            "revocation_required": self.revocation_required,
+            "check_revocation": self.check_revocation,
             "legacy_algorithms": self.legacy_algorithms,
             "allow_fetching": self.allow_fetching,
             "fetch_timeout": self.fetch_timeout,
             "policy": self.policy,
             "trusted_lists": self.trusted_lists,
             "retroactive_revocation": self.retroactive_revocation,
+            "algorithm_policy": self.algorithm_policy,
         }
+        if "legacy_algorithms" in changes and "algorithm_policy" not in changes:
+            settings["algorithm_policy"] = None
         settings.update(changes)
         anchors = settings.pop("anchors", self.anchors)
         return TrustContext(anchors, **settings)
@@ -322,29 +369,21 @@ class TrustContext:
 
     # -- pyHanko plumbing -------------------------------------------------------------
 
-    def _algorithm_policy(self) -> DisallowWeakAlgorithmsPolicy:
-        if self.legacy_algorithms:
-            return DisallowWeakAlgorithmsPolicy(
-                weak_hash_algos=frozenset({"md2", "md5"}),
-                rsa_key_size_threshold=1024,
-                dsa_key_size_threshold=1024,
-            )
-        return DisallowWeakAlgorithmsPolicy(
-            weak_hash_algos=frozenset({"md2", "md5", "sha1"}),
-            rsa_key_size_threshold=2048,
-            dsa_key_size_threshold=1 << 30,  # DSA refused outright
-        )
-
     def _new_context(
         self,
         moment: datetime.datetime,
-        ee_rule: RevocationCheckingRule,
-        ca_rule: RevocationCheckingRule,
         *,
         crls: Sequence[asn1_crl.CertificateList] = (),
         ocsps: Sequence[asn1_ocsp.OCSPResponse] = (),
         fetcher: object = None,
+        side_rule: RevocationCheckingRule = _RULES.NO_CHECK,
     ) -> ValidationContext:
+        """A pyHanko context that builds and checks paths.
+
+        The main path is checked without revocation (the engine decides it); the engine's
+        own context has ``side_rule`` required, so the paths of CRL issuers and OCSP
+        responders that pyHanko validates for it are checked for revocation too.
+        """
         return ValidationContext(
             trust_roots=[asn1_x509.Certificate.load(d) for d in self._anchor_ders],
             other_certs=[asn1_x509.Certificate.load(d) for d in self._intermediate_ders],
@@ -354,51 +393,35 @@ class TrustContext:
             crls=[*(asn1_crl.CertificateList.load(d) for d in self._crl_ders), *crls],
             ocsps=[*self._asn1_ocsps, *ocsps],
             revinfo_policy=CertRevTrustPolicy(
-                RevocationCheckingPolicy(ee_rule, ca_rule),
+                RevocationCheckingPolicy(side_rule, side_rule),
                 retroactive_revinfo=self.retroactive_revocation,
             ),
-            algorithm_usage_policy=self._algorithm_policy(),
+            algorithm_usage_policy=self.algorithm_policy.for_path_validation(),
+            signature_validator=self.algorithm_policy.signature_validator(moment),
             time_tolerance=self.TIME_TOLERANCE,
         )
 
     def _shared_context(
-        self,
-        moment: datetime.datetime,
-        ee_rule: RevocationCheckingRule,
-        ca_rule: RevocationCheckingRule,
+        self, moment: datetime.datetime, side_rule: RevocationCheckingRule = _RULES.NO_CHECK
     ) -> ValidationContext:
-        key = (moment, ee_rule.value, ca_rule.value)
+        """One context per fixed moment (CRL issuers validated once); "now" is one-off."""
+        key = (moment, side_rule.value)
         context = self._contexts.get(key)
         if context is None and moment != self._keep_moment:
-            # "now" differs at every call: such a context serves this call only.
-            return self._new_context(moment, ee_rule, ca_rule)
+            return self._new_context(moment, side_rule=side_rule)
         if context is None:
             if len(self._contexts) >= self.MAX_CONTEXTS:
                 self._contexts.pop(next(iter(self._contexts)))
-            context = self._contexts[key] = self._new_context(moment, ee_rule, ca_rule)
+            context = self._contexts[key] = self._new_context(moment, side_rule=side_rule)
         return context
 
-    def _rule(self, required: bool) -> RevocationCheckingRule:
-        return _RULES.CRL_OR_OCSP_REQUIRED if required else _RULES.CHECK_IF_DECLARED_SOFT
+    def _fetcher(self) -> Any:
+        """A fresh HTTP fetcher (one per event loop), or None when fetching is off."""
+        if not self.allow_fetching:
+            return None
+        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-    def _run(
-        self,
-        context: ValidationContext,
-        certificate: asn1_x509.Certificate,
-        extras: list[asn1_x509.Certificate],
-        usage: str,
-    ) -> ValidationPath:
-        validator = CertificateValidator(
-            certificate,
-            intermediate_certs=extras,
-            validation_context=context,
-            pkix_params=self.policy.pkix_params(),
-        )
-        key_usage = set(USAGES.get(usage, frozenset()))
-        try:
-            return run_sync(validator.async_validate_usage(key_usage))
-        except UnsupportedAlgorithm as exc:
-            raise self._unsupported(exc) from exc
+        return AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout)
 
     def _unsupported(self, exc: Exception) -> _Refused:
         return _Refused(
@@ -415,15 +438,41 @@ class TrustContext:
             )
         )
 
-    def _run_fetching(
+    def _checked(
         self,
-        context: ValidationContext,
         certificate: asn1_x509.Certificate,
-        extras: list[asn1_x509.Certificate],
+        moment: datetime.datetime,
         usage: str,
-        fetcher: Any,
-    ) -> ValidationPath:
-        """Validate, then close the HTTP session inside the same event loop."""
+        extras: list[asn1_x509.Certificate],
+        call_crls: list[asn1_crl.CertificateList],
+        call_ocsps: list[asn1_ocsp.OCSPResponse],
+    ) -> tuple[ValidationPath, list[CertificateStatus]]:
+        """Build and check the path, then ask the revocation engine about each certificate."""
+        fetcher = self._fetcher()
+        required = _RULES.CRL_OR_OCSP_REQUIRED
+        if fetcher is None and not call_crls and not call_ocsps:
+            context = self._shared_context(moment)
+            side = self._shared_context(moment, required) if self.check_revocation else context
+            engine = self._engine
+        else:
+            context = self._new_context(moment, crls=call_crls, ocsps=call_ocsps, fetcher=fetcher)
+            side = (
+                self._new_context(
+                    moment, crls=call_crls, ocsps=call_ocsps, fetcher=fetcher, side_rule=required
+                )
+                if self.check_revocation
+                else context
+            )
+            crls = {k: list(v) for k, v in self._crls_by_issuer.items()}
+            for issuer, extra in index_crls(call_crls).items():
+                crls.setdefault(issuer, []).extend(extra)
+            engine = RevocationEngine(
+                crls,
+                tolerance=self.TIME_TOLERANCE,
+                retroactive=self.retroactive_revocation,
+                has_ocsp=bool(self._asn1_ocsps or call_ocsps),
+                policy=self.algorithm_policy,
+            )
         validator = CertificateValidator(
             certificate,
             intermediate_certs=extras,
@@ -431,30 +480,28 @@ class TrustContext:
             pkix_params=self.policy.pkix_params(),
         )
 
-        async def job() -> ValidationPath:
+        async def job() -> tuple[ValidationPath, list[CertificateStatus]]:
             try:
-                return await validator.async_validate_usage(set(USAGES[usage]))
+                path = await validator.async_validate_usage(set(USAGES[usage]))
+                if not self.check_revocation:
+                    return path, []
+                return path, await engine.check_path(path, side, moment)
             finally:
-                await fetcher.close()
+                if fetcher is not None:
+                    await fetcher.close()
 
         try:
             return run_sync(job())
         except UnsupportedAlgorithm as exc:
             raise self._unsupported(exc) from exc
         except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise _Refused(
-                PathResult(
-                    False,
-                    self.name,
-                    failures=[
-                        PathFailure(
-                            "no_revocation_info",
-                            "fetching revocation information timed out after "
-                            f"{self.fetch_timeout:g} s",
-                        )
-                    ],
-                )
-            ) from exc
+            failure = PathFailure(
+                "no_revocation_info",
+                f"fetching revocation information timed out after {self.fetch_timeout:g} s",
+            )
+            raise _Refused(PathResult(False, self.name, failures=[failure])) from exc
+        except (errors.ValidationError, errors.PathError) as exc:
+            raise _Refused.from_exception(exc) from exc
 
     # -- public API -------------------------------------------------------------------
 
@@ -497,7 +544,7 @@ class TrustContext:
         self._keep_moment = moment if at is not None else None
         try:
             try:
-                path = self._validate(
+                path, statuses = self._validate(
                     asn1_cert, moment, usage, extras, call_crls, call_ocsps, [der, *extra_ders]
                 )
             except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
@@ -517,14 +564,53 @@ class TrustContext:
             ]
         else:
             chain = [from_asn1(c) for c in path.iter_certs(include_root=True)][::-1]
-            result = PathResult(True, self.name, chain=chain)
-            result.trusted_list = self._listing(chain, moment)
+            result = self._judge_revocation(chain, statuses, moment)
+            if result.trusted:
+                result.trusted_list = self._listing(chain, moment)
         result.domain = self.name
         result.validated_at = moment
+        result.revocation_checked = self.check_revocation
         if cacheable:
             if len(self._cache) >= self.MAX_RESULTS:
                 self._cache.clear()
             self._cache[key] = result
+        return result
+
+    def _judge_revocation(
+        self,
+        chain: list[x509.Certificate],
+        statuses: list[CertificateStatus],
+        moment: datetime.datetime,
+    ) -> PathResult:
+        """The path verdict from the engine's per-certificate statuses (leaf first)."""
+        result = PathResult(True, self.name, chain=chain, revocation=statuses)
+        result.revocation_checked = self.check_revocation
+        for status in statuses:
+            who = "the end-entity certificate" if not status.is_ca else "CA certificate"
+            if status.status is Status.REVOKED:
+                assert status.revoked_at is not None
+                when = status.revoked_at.strftime("%H:%M:%S on %Y-%m-%d")
+                result.failures.append(
+                    PathFailure(
+                        "revoked",
+                        f"{who} {status.subject} was revoked at {when} "
+                        f"({status.reason}), according to {status.source or 'its issuer'}",
+                    )
+                )
+                if result.revoked_at is None:
+                    result.revoked_at = status.revoked_at
+                    result.revocation_reason = status.reason
+            elif status.status is Status.UNKNOWN:
+                code = "stale_revocation_info" if status.stale else "no_revocation_info"
+                result.failures.append(
+                    PathFailure(
+                        code,
+                        f"the revocation status of {who} {status.subject} at "
+                        f"{moment.isoformat()} cannot be established ({status.detail}): "
+                        f"{self.REVOCATION_HINT}",
+                    )
+                )
+        result.trusted = not result.failures
         return result
 
     def _listing(self, chain: list[x509.Certificate], moment: datetime.datetime) -> str | None:
@@ -543,209 +629,21 @@ class TrustContext:
         call_crls: list[asn1_crl.CertificateList],
         call_ocsps: list[asn1_ocsp.OCSPResponse],
         originals: list[bytes],
-    ) -> ValidationPath:
+    ) -> tuple[ValidationPath, list[CertificateStatus]]:
         """``originals``: the DER of the certificate and the extras, as received."""
-        by_issuer = self._crls_by_issuer
-        if call_crls:
-            by_issuer = {k: list(v) for k, v in by_issuer.items()}
-            for issuer, extra in index_crls(call_crls).items():
-                by_issuer.setdefault(issuer, []).extend(extra)
-        leaf_crls = by_issuer.get(certificate.issuer.hashable, [])
-        # A CRL makes the leaf's revocation check mandatory only if it is fresh AND signed
-        # by a CA that could issue the leaf: a CRL under the same name from someone else
-        # (a forgery, or an unrelated CA with a clashing name) is no evidence at all.
-        candidates = (
-            [
-                asn1_x509.Certificate.load(der)
-                for der in (*self._anchor_ders, *self._intermediate_ders, *originals[1:])
-            ]
-            if leaf_crls
-            else []
-        )
-        issuers = [c for c in candidates if c.subject.hashable == certificate.issuer.hashable]
-        usable = any(
-            c.fresh_at(moment, self.TIME_TOLERANCE, self.retroactive_revocation)
-            and any(c.signed_by(i) for i in issuers)
-            for c in leaf_crls
-        )
-        ee_rule = self._rule(self.revocation_required or usable)
-        ca_rule = self._rule(self.revocation_required)
-
-        if self.allow_fetching or call_crls or call_ocsps:
-            return self._one_off(
-                certificate,
-                moment,
-                usage,
-                extras,
-                ee_rule,
-                ca_rule,
-                call_crls,
-                call_ocsps,
-                by_issuer,
-            )
-
-        fast = self._fast_candidate(certificate, leaf_crls, moment)
         try:
-            context = self._shared_context(moment, _RULES.NO_CHECK if fast else ee_rule, ca_rule)
-            path = self._run(context, certificate, extras, usage)
-        except (errors.ValidationError, errors.PathError) as exc:
-            if classify(exc) == "bad_signature":
-                # Never blame a signature on a shared, already-read object: retry with
-                # everything parsed afresh from the bytes received.
-                fresh = [asn1_x509.Certificate.load(d) for d in originals]
-                return self._one_off(
-                    fresh[0], moment, usage, fresh[1:], ee_rule, ca_rule, [], [], by_issuer
-                )
-            if fast is not None:  # the full way names the failure as pyHanko would
-                return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
-            raise _Refused.from_exception(exc) from exc
-        if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
-            # A CA of the path has a CRL here: check it even without a distribution point.
-            return self._full(
-                certificate, moment, usage, extras, ee_rule, _RULES.CRL_OR_OCSP_REQUIRED
-            )
-        if fast is None:
-            return path
-        certs = list(path.iter_certs(include_root=True))
-        if len(certs) < 2:
-            return path  # the certificate is an anchor itself
-        verdict = self._index_verdict(fast, certificate, certs[-2], moment)
-        if verdict is None:
-            return self._full(certificate, moment, usage, extras, ee_rule, ca_rule)
-        if isinstance(verdict, PathResult):
-            raise _Refused(verdict)
-        return path
-
-    def _full(
-        self,
-        certificate: asn1_x509.Certificate,
-        moment: datetime.datetime,
-        usage: str,
-        extras: list[asn1_x509.Certificate],
-        ee_rule: RevocationCheckingRule,
-        ca_rule: RevocationCheckingRule,
-    ) -> ValidationPath:
+            return self._checked(certificate, moment, usage, extras, call_crls, call_ocsps)
+        except _Refused as refusal:
+            if not refusal.result.failures or refusal.result.failures[0].code != "bad_signature":
+                raise
+        # Never blame a signature on a shared, already-read object: retry with everything
+        # parsed afresh from the bytes received, in a context of its own.
+        fresh = [asn1_x509.Certificate.load(d) for d in originals]
+        keep, self._keep_moment = self._keep_moment, None
         try:
-            return self._run(
-                self._shared_context(moment, ee_rule, ca_rule), certificate, extras, usage
-            )
-        except (errors.ValidationError, errors.PathError) as exc:
-            raise _Refused.from_exception(exc) from exc
-
-    def _one_off(
-        self,
-        certificate: asn1_x509.Certificate,
-        moment: datetime.datetime,
-        usage: str,
-        extras: list[asn1_x509.Certificate],
-        ee_rule: RevocationCheckingRule,
-        ca_rule: RevocationCheckingRule,
-        call_crls: list[asn1_crl.CertificateList],
-        call_ocsps: list[asn1_ocsp.OCSPResponse],
-        by_issuer: dict[str, list[IndexedCrl]],
-    ) -> ValidationPath:
-        """A context for this call only: fetching, or revocation data of one signature."""
-        if call_ocsps and not self.revocation_required:
-            ee_rule = _RULES.CHECK_IF_DECLARED
-        try:
-            fetcher = self._fetcher()
-            context = self._new_context(
-                moment, ee_rule, ca_rule, crls=call_crls, ocsps=call_ocsps, fetcher=fetcher
-            )
-            path = self._run_checked(context, certificate, extras, usage, fetcher)
-            if not self.revocation_required and self._ca_revinfo_known(path, by_issuer):
-                fetcher = self._fetcher()
-                context = self._new_context(
-                    moment,
-                    ee_rule,
-                    _RULES.CRL_OR_OCSP_REQUIRED,
-                    crls=call_crls,
-                    ocsps=call_ocsps,
-                    fetcher=fetcher,
-                )
-                path = self._run_checked(context, certificate, extras, usage, fetcher)
-            return path
-        except (errors.ValidationError, errors.PathError) as exc:
-            raise _Refused.from_exception(exc) from exc
-
-    def _fetcher(self) -> Any:
-        """A fresh HTTP fetcher (one per event loop), or None when fetching is off."""
-        if not self.allow_fetching:
-            return None
-        from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-
-        return AIOHttpFetcherBackend(per_request_timeout=self.fetch_timeout)
-
-    def _run_checked(
-        self,
-        context: ValidationContext,
-        certificate: asn1_x509.Certificate,
-        extras: list[asn1_x509.Certificate],
-        usage: str,
-        fetcher: Any,
-    ) -> ValidationPath:
-        if fetcher is None:
-            return self._run(context, certificate, extras, usage)
-        return self._run_fetching(context, certificate, extras, usage, fetcher)
-
-    @staticmethod
-    def _ca_revinfo_known(path: ValidationPath, by_issuer: dict[str, list[IndexedCrl]]) -> bool:
-        certs = list(path.iter_certs(include_root=False))[:-1]  # intermediates only
-        return any(c.issuer.hashable in by_issuer for c in certs)
-
-    def _fast_candidate(
-        self,
-        certificate: asn1_x509.Certificate,
-        leaf_crls: list[IndexedCrl],
-        moment: datetime.datetime,
-    ) -> IndexedCrl | None:
-        """The one simple, fresh CRL that can decide the leaf alone, if there is one."""
-        if len(leaf_crls) != 1 or self._asn1_ocsps:
-            return None
-        candidate = leaf_crls[0]
-        if not candidate.simple or not candidate.fresh_at(
-            moment, self.TIME_TOLERANCE, self.retroactive_revocation
-        ):
-            return None
-        if candidate.signature_hash in self._algorithm_policy().weak_hash_algos:
-            return None
-        points = certificate.crl_distribution_points_value
-        for point in points or ():
-            if point["crl_issuer"].native is not None:
-                return None  # an indirect CRL is expected
-        return candidate
-
-    def _index_verdict(
-        self,
-        crl: IndexedCrl,
-        certificate: asn1_x509.Certificate,
-        issuer: asn1_x509.Certificate,
-        moment: datetime.datetime,
-    ) -> bool | PathResult | None:
-        """True (not revoked), a refusal (revoked), or None (let pyHanko decide)."""
-        if not crl.signed_by(issuer):
-            return None
-        entries = crl.entries()
-        if entries is None:
-            return None
-        entry = entries.get(certificate.serial_number)
-        if entry is None or entry.reason == "remove_from_crl" or entry.revoked_at >= moment:
-            return True
-        when = entry.revoked_at.strftime("%H:%M:%S on %Y-%m-%d")
-        reason = asn1_crl.CRLReason(entry.reason).human_friendly
-        return PathResult(
-            False,
-            self.name,
-            failures=[
-                PathFailure(
-                    "revoked",
-                    f"CRL indicates the end-entity certificate was revoked at {when}, "
-                    f"due to {reason}.",
-                )
-            ],
-            revoked_at=entry.revoked_at,
-            revocation_reason=entry.reason,
-        )
+            return self._checked(fresh[0], moment, usage, fresh[1:], call_crls, call_ocsps)
+        finally:
+            self._keep_moment = keep
 
 
 class _Refused(Exception):

@@ -153,9 +153,11 @@ def add_revocation_options(parser: argparse.ArgumentParser) -> None:
         help="OCSP response(s), DER or PEM (repeatable)",
     )
     parser.add_argument(
-        "--require-revocation",
-        action="store_true",
-        help="every certificate of the path needs fresh CRL or OCSP information",
+        "--no-revocation-check",
+        dest="check_revocation",
+        action="store_false",
+        help="do not check revocation (the report says so); by default every certificate "
+        "below the anchor needs its status from --crl, --ocsp, the signature or --fetch",
     )
     parser.add_argument(
         "--fetch",
@@ -173,32 +175,24 @@ def add_revocation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def trust_from(args: argparse.Namespace) -> TrustContext:
-    crls = [read_file(p, limit=MAX_INPUT_FILE) for p in args.crl or []]
-    ocsps = [read_file(p, limit=MAX_INPUT_FILE) for p in getattr(args, "ocsp", None) or []]
+    from esign.certs.revinfo import parse_crl, parse_ocsp_response
+
+    crls = [parse_crl(read_file(p, limit=MAX_INPUT_FILE)) for p in args.crl or []]
+    ocsps = [
+        parse_ocsp_response(read_file(p, limit=MAX_INPUT_FILE))
+        for p in getattr(args, "ocsp", None) or []
+    ]
     return TrustContext(
         certificates_from(args.trust),
         intermediates=certificates_from(getattr(args, "certs", None)),
-        crls=[_crl_der(c) for c in crls],
+        crls=crls,
         ocsps=ocsps,
         legacy_algorithms=args.legacy_algorithms,
-        revocation_required=getattr(args, "require_revocation", False),
+        check_revocation=getattr(args, "check_revocation", True),
         allow_fetching=getattr(args, "fetch", False),
         fetch_timeout=getattr(args, "fetch_timeout", 10.0),
         name=getattr(args, "domain", "default"),
     )
-
-
-def _crl_der(data: bytes) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding
-    from cryptography.x509 import load_der_x509_crl, load_pem_x509_crl
-
-    from esign.errors import MalformedInputError
-
-    try:
-        crl = load_pem_x509_crl(data) if b"-----BEGIN" in data else load_der_x509_crl(data)
-    except ValueError as exc:
-        raise MalformedInputError(f"not a readable CRL: {exc}") from exc
-    return crl.public_bytes(Encoding.DER)
 
 
 def emit(payload: dict[str, Any], text: str, as_json: bool) -> None:

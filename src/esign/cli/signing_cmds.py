@@ -115,7 +115,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     signature = read_file(args.signature)
-    trust = trust_from(args)  # --require-revocation, --ocsp, --fetch come with the trust options
+    trust = trust_from(args)  # --crl, --ocsp, --fetch, --no-revocation-check come with it
     lists = trusted_lists_from(args)
     tsa_trust = None
     if args.tsa_trust:

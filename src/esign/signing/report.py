@@ -15,6 +15,13 @@ from typing import Any
 
 from cryptography import x509
 
+from esign.signing.indication import (
+    Indication,
+    SubIndication,
+    indication_of,
+    subindication_for,
+)
+
 
 class SignatureLevel(enum.IntEnum):
     """Legal level of a signature, ordered: SIMPLE < ADVANCED < QUALIFIED."""
@@ -34,13 +41,18 @@ class SignatureLevel(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """An error or warning with a stable machine code and a human message."""
+    """An error or warning with a stable machine code and a human message; an error also
+    carries the ETSI sub-indication it leads to."""
 
     code: str
     message: str
+    subindication: SubIndication | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        result = {"code": self.code, "message": self.message}
+        if self.subindication is not None:
+            result["subindication"] = self.subindication.value
+        return result
 
 
 @dataclass(frozen=True)
@@ -73,11 +85,15 @@ def _iso(moment: datetime.datetime | None) -> str | None:
 class VerificationReport:
     """The result of verifying one signature.
 
-    ``valid`` is true only when there is no error: integrity, signer binding and trust all
-    checked out. ``level`` is None whenever ``valid`` is false.
+    ``indication`` is the ETSI EN 319 102-1 verdict and ``subindication`` says why it is
+    not TOTAL-PASSED. ``valid`` is true only for TOTAL-PASSED: integrity, signer binding,
+    algorithms, path and revocation all checked out. ``level`` is None whenever ``valid``
+    is false.
     """
 
     valid: bool = False
+    indication: Indication = Indication.INDETERMINATE
+    subindication: SubIndication | None = None
     level: SignatureLevel | None = None
     signer: SignerIdentity | None = None
     chain: list[x509.Certificate] = field(default_factory=list)
@@ -102,19 +118,32 @@ class VerificationReport:
     account: str | None = None
     factors: list[str] = field(default_factory=list)
 
-    def error(self, code: str, message: str) -> None:
-        """Record a reason the signature is not valid."""
-        self.errors.append(Finding(code, message))
+    def error(self, code: str, message: str, sub: SubIndication | None = None) -> None:
+        """Record a reason the signature is not valid, and the sub-indication it leads to
+        (by default the one :data:`esign.signing.indication.DEFAULT_SUBINDICATIONS` names)."""
+        self.errors.append(Finding(code, message, sub or subindication_for(code)))
 
     def warn(self, code: str, message: str) -> None:
         """Record something worth knowing that does not invalidate the signature."""
         self.warnings.append(Finding(code, message))
 
     def finish(self) -> VerificationReport:
-        """Settle ``valid`` and ``level`` from the findings: any error means invalid."""
-        if self.errors:
-            self.valid = False
-            self.level = None
+        """Settle the indication, ``valid`` and ``level`` from the findings.
+
+        No error: TOTAL-PASSED. Otherwise the first error whose sub-indication is a
+        TOTAL-FAILED one decides; failing that, the first error (INDETERMINATE).
+        """
+        if not self.errors:
+            # valid is set by the verifier once every check ran; nothing else passes.
+            self.indication = Indication.TOTAL_PASSED if self.valid else Indication.INDETERMINATE
+            self.subindication = None
+            return self
+        self.valid = False
+        self.level = None
+        subs = [e.subindication or subindication_for(e.code) for e in self.errors]
+        failed = [s for s in subs if indication_of(s) is Indication.TOTAL_FAILED]
+        self.subindication = failed[0] if failed else subs[0]
+        self.indication = indication_of(self.subindication)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +158,8 @@ class VerificationReport:
     def _common_dict(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
+            "indication": self.indication.value,
+            "subindication": self.subindication.value if self.subindication else None,
             "level": self.level.label if self.level is not None else None,
             "signer": self.signer.to_dict() if self.signer else None,
             "signing_time": _iso(self.signing_time),
@@ -157,6 +188,10 @@ class VerificationReport:
     def __str__(self) -> str:
         verdict = "VALID" if self.valid else "NOT VALID"
         lines = [f"signature: {verdict}"]
+        indication = self.indication.value
+        if self.subindication is not None:
+            indication += f" / {self.subindication.value}"
+        lines.append(f"indication: {indication}")
         if self.level is not None:
             lines.append(f"level: {self.level.label}")
         if self.signer is not None:

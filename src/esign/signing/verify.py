@@ -39,14 +39,16 @@ from pyhanko.sign.validation.generic_cms import (
 )
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
+from esign.certs.revinfo import revocation_from_signed_data
+from esign.certs.status import Status
 from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.errors import EsignError, MalformedInputError
 from esign.policy import AlgorithmPolicy
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
+from esign.signing.indication import SubIndication
 from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
-from esign.signing.revocation import CRLS
 
 CHUNK = 1 << 20
 _MALFORMED: tuple[type[Exception], ...] = (*PARSE_ERRORS, UnsupportedAlgorithm)
@@ -215,7 +217,8 @@ def verify(
         extra=list(certificates),
         trusted_lists=list(trusted_lists),
         jurisdiction=jurisdiction,
-        policy=AlgorithmPolicy(legacy=trust.legacy_algorithms),
+        policy=getattr(trust, "algorithm_policy", None)
+        or AlgorithmPolicy(legacy=trust.legacy_algorithms),
         digests=dict(digests) if digests is not None else None,
     )
     try:
@@ -226,29 +229,31 @@ def verify(
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
 
 
-_WITH_CRLS: weakref.WeakKeyDictionary[TrustContext, dict[frozenset[bytes], TrustContext]]
-_WITH_CRLS = weakref.WeakKeyDictionary()
+_WITH_REVINFO: weakref.WeakKeyDictionary[TrustContext, dict[frozenset[bytes], TrustContext]]
+_WITH_REVINFO = weakref.WeakKeyDictionary()
 
 
-def _with_embedded_crls(trust: TrustContext, signed: cms.SignedData) -> TrustContext:
-    """``trust`` plus the CRLs a B-LT signature carries (cached per set of CRLs).
-
-    A CRL counts only if signed by a CA in the validated path, so embedded data can add
-    revocation evidence but never trust.
+def _with_embedded_revinfo(trust: TrustContext, signed: cms.SignedData) -> TrustContext:
+    """``trust`` plus the CRLs and OCSP responses a B-LT signature carries (cached per
+    set). Embedded data is evidence the revocation engine weighs like any other (a CRL
+    counts only if its issuer is proven), so it can add revocation evidence, never trust.
     """
-    if isinstance(signed["crls"], core.Void):
+    if not isinstance(trust, TrustContext):
+        return trust  # several trust domains: each keeps its own evidence
+    embedded = revocation_from_signed_data(signed)
+    crls = frozenset(c.dump() for c in embedded.crls) - frozenset(trust.crls)
+    ocsps = frozenset(o.dump() for o in embedded.ocsps)
+    if not crls and not ocsps:
         return trust
-    embedded = frozenset(
-        choice.chosen.dump() for choice in signed["crls"] if choice.name == "crl"
-    ) - frozenset(trust.crls)
-    if not embedded:
-        return trust
-    cache = _WITH_CRLS.setdefault(trust, {})
-    if embedded not in cache:
+    key = crls | ocsps
+    cache = _WITH_REVINFO.setdefault(trust, {})
+    if key not in cache:
         if len(cache) > 256:
             cache.clear()
-        cache[embedded] = trust.derive(crls=[*trust.crls, *sorted(embedded)])
-    return cache[embedded]
+        cache[key] = trust.derive(
+            crls=[*trust.crls, *sorted(crls)], ocsps=[*trust.ocsps, *sorted(ocsps)]
+        )
+    return cache[key]
 
 
 def _verify(
@@ -279,9 +284,11 @@ def _verify(
         digests = _digests(usable, data)
 
     embedded = _embedded_certificates(signed)
-    options.trust = _with_embedded_crls(options.trust, signed)
-    if options.tsa_trust is not options.trust:
-        options.tsa_trust = _with_embedded_crls(options.tsa_trust, signed)
+    tsa_separate = options.tsa_trust is not options.trust
+    options.trust = _with_embedded_revinfo(options.trust, signed)
+    options.tsa_trust = (
+        _with_embedded_revinfo(options.tsa_trust, signed) if tsa_separate else options.trust
+    )
     reports = []
     for signer_info in signed["signer_infos"]:
         report = _verify_signer(signer_info, content_type, digests, embedded, options)
@@ -292,8 +299,42 @@ def _verify(
     first.cosigners = reports[1:]
     for index, other in enumerate(first.cosigners, 2):
         if not other.valid:
-            first.error("cosigner_invalid", f"signer {index} of this document is not valid")
+            first.error(
+                "cosigner_invalid",
+                f"signer {index} of this document is not valid ({other.indication}"
+                + (f" / {other.subindication})" if other.subindication else ")"),
+                other.subindication,
+            )
     return first.finish()
+
+
+def _crypto_sub(options: _Options, poe: datetime.datetime | None) -> SubIndication:
+    """An algorithm refused at the judged moment: with no proof of an earlier existence,
+    the signature might have been made while it was still acceptable (NO_POE)."""
+    if poe is None and not options.policy.legacy:
+        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
+    return SubIndication.CRYPTO_CONSTRAINTS_FAILURE
+
+
+def _judge_algorithms(
+    report: VerificationReport,
+    signer_info: cms.SignerInfo,
+    key: object,
+    options: _Options,
+    moment: datetime.datetime,
+    poe: datetime.datetime | None,
+) -> bool:
+    """The one algorithm policy on a SignerInfo: its digest, the hash inside its
+    signature algorithm (and RSA-PSS parameters) and its key, at ``moment``."""
+    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    refusals = [
+        options.policy.digest_refusal(digest_name, moment),
+        options.policy.signature_refusal(signer_info["signature_algorithm"], moment),
+        options.policy.key_refusal(key, moment),
+    ]
+    for refusal in dict.fromkeys(r for r in refusals if r):
+        report.error("weak_algorithm", refusal, _crypto_sub(options, poe))
+    return not any(refusals)
 
 
 def _verify_signer(
@@ -307,10 +348,6 @@ def _verify_signer(
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
     report.digest_algorithm = digest_name
     report.signature_algorithm = signer_info["signature_algorithm"]["algorithm"].native
-    refusal = options.policy.digest_refusal(digest_name)
-    if refusal:
-        report.error("weak_algorithm", refusal)
-        return report
 
     candidates = embedded + options.extra
     # The signer may also be one the verifier already holds (an anchor, as for the
@@ -326,12 +363,10 @@ def _verify_signer(
         return report
     report.signer = SignerIdentity.from_certificate(certificate)
     try:
-        key_refusal = options.policy.key_refusal(certificate.public_key())
+        key = certificate.public_key()
     except (UnsupportedAlgorithm, ValueError) as exc:
         report.error("unsupported_algorithm", f"the signer's public key is unusable: {exc}")
         return report
-    if key_refusal:
-        report.error("weak_algorithm", key_refusal)
 
     signed_attrs = signer_info["signed_attrs"]
     if isinstance(signed_attrs, core.Void):
@@ -351,13 +386,7 @@ def _verify_signer(
                 "no ESS signing-certificate(-v2) attribute binds the signer certificate",
             )
 
-    if digest_name not in digests:
-        report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
-        return report
-    _check_integrity(report, signer_info, certificate, content_type, digests[digest_name])
     signature_value: bytes = signer_info["signature"].native
-
-    moment = options.at
     unsigned = signer_info["unsigned_attrs"]
     tokens = []
     counters = []
@@ -370,14 +399,27 @@ def _verify_signer(
                 counters.extend(attribute["values"])
     if len(tokens) > 1:
         report.warn("several_timestamps", "more than one signature time-stamp: the first is used")
-    if tokens:
-        stamped = _check_timestamp(report, tokens[0], signature_value, candidates, options)
-        if stamped is not None and moment is None:
-            moment = stamped
+    # A valid time-stamp proves the signature existed at its time (proof of existence):
+    # algorithms and the path are then judged at that time.
+    poe = (
+        _check_timestamp(report, tokens[0], signature_value, candidates, options)
+        if tokens
+        else None
+    )
+    moment = options.at if options.at is not None else poe
+    judged_at = moment or datetime.datetime.now(datetime.timezone.utc)
+
+    if not _judge_algorithms(report, signer_info, key, options, judged_at, poe):
+        return report
+    if digest_name not in digests:
+        report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
+        return report
+    _check_integrity(report, signer_info, certificate, content_type, digests[digest_name])
 
     path = _validate_path(
         report, options.trust, certificate, moment, "signing", embedded + options.extra
     )
+    _classify_path(report, path, certificate, poe)
 
     if len(counters) > MAX_COUNTERSIGNATURES:
         raise MalformedInputError(f"more than {MAX_COUNTERSIGNATURES} counter-signatures")
@@ -401,6 +443,42 @@ def _verify_signer(
     return report
 
 
+def _classify_path(
+    report: VerificationReport,
+    path: PathResult,
+    certificate: x509.Certificate,
+    poe: datetime.datetime | None,
+) -> None:
+    """Sharpen the sub-indications of path failures with what the signature proves:
+    the signer's own claimed signing time after a revocation or expiry is a TOTAL-FAILED,
+    a revoked CA an INDETERMINATE of its own."""
+    claimed = report.signing_time
+    revoked = [s for s in path.revocation if s.status is Status.REVOKED]
+    findings = []
+    for finding in report.errors:
+        sub = finding.subindication
+        if finding.code == "revoked":
+            status = revoked[0] if revoked else None
+            if status is not None and status.is_ca:
+                sub = SubIndication.REVOKED_CA_NO_POE
+            elif (
+                status is not None
+                and status.revoked_at is not None
+                and (
+                    (claimed is not None and claimed >= status.revoked_at)
+                    or (poe is not None and poe >= status.revoked_at and claimed is None)
+                )
+            ):
+                sub = SubIndication.REVOKED
+        elif finding.code == "expired":
+            after = claimed is not None and claimed > certificate.not_valid_after_utc
+            sub = SubIndication.EXPIRED if after else SubIndication.OUT_OF_BOUNDS_NO_POE
+        elif finding.code == "not_yet_valid":
+            sub = SubIndication.NOT_YET_VALID
+        findings.append(type(finding)(finding.code, finding.message, sub))
+    report.errors = findings
+
+
 def _validate_path(
     report: VerificationReport,
     trust: TrustContext,
@@ -409,41 +487,27 @@ def _validate_path(
     usage: str,
     extras: list[x509.Certificate],
 ) -> PathResult:
-    """Validate the path at ``moment`` and judge revocation at that moment (see
-    :mod:`esign.signing.revocation`); findings go into ``report``."""
-    retroactive = moment is not None and CRLS.newer_than(trust, moment)
-    context = CRLS.twin(trust) if retroactive else trust
-    path = _PATHS.validate(context, certificate, moment, usage, extras)
-    report.validation_time = moment
+    """Validate the path (revocation included: the trust context's engine decides it) at
+    ``moment`` (None: now); the verdict goes into ``report`` as it is."""
+    path = _PATHS.validate(trust, certificate, moment, usage, extras)
+    report.validation_time = path.validated_at or moment
     report.trust_domain = path.domain
     report.chain = path.chain
     for failure in path.failures:
         report.error(failure.code, failure.message)
-    if path.revocation_reason is not None:
-        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
-        return path
-    if not path.trusted:
-        return path
-    when = moment or datetime.datetime.now(datetime.timezone.utc)
-    status = CRLS.status(trust, path.chain, when)
-    if status.revoked:
-        report.revocation = f"revoked ({status.reason}) at {status.revoked_at}"
-        report.error(
-            "revoked",
-            f"{status.subject} was revoked at {status.revoked_at} ({status.reason}), "
-            f"before {when.isoformat()}",
-        )
-    elif retroactive and trust.revocation_required and not status.leaf_covered:
-        report.error("no_revocation_info", "no CRL from the signer certificate's issuer")
-    elif status.later:
-        report.revocation = f"not revoked at {when.isoformat()}; later: " + "; ".join(status.later)
+    if not path.revocation_checked:
+        report.revocation = "not checked (the verifier opted out)"
         report.warn(
-            "revoked_after_signing",
-            "revoked after the proven signing time (the signature stands): "
-            + "; ".join(status.later),
+            "revocation_not_checked",
+            "revocation was not checked: the verifier opted out explicitly",
         )
-    else:
-        report.revocation = "not revoked" if trust.crls else "not checked (no CRL given)"
+    elif path.revocation_reason is not None:
+        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
+    elif path.revocation:
+        report.revocation = "; ".join(
+            f"{s.subject}: {s.status.value}" + (f" ({s.source})" if s.source else "")
+            for s in path.revocation
+        )
     return path
 
 
@@ -498,7 +562,7 @@ def _check_timestamp(
     gen_time: datetime.datetime = info["gen_time"].native
     imprint = info["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"].native
-    if options.policy.digest_refusal(algorithm):
+    if options.policy.digest_refusal(algorithm, options.at):
         report.error("timestamp_invalid", f"time-stamp imprint uses refused digest {algorithm}")
         return None
     if _digests({algorithm}, signature_value)[algorithm] != imprint["hashed_message"].native:
@@ -512,8 +576,14 @@ def _check_timestamp(
         return None
     tsa_name = tsa_cert.subject.rfc4514_string()
     tst_digest = tsa_info["digest_algorithm"]["algorithm"].native
-    if options.policy.digest_refusal(tst_digest):
-        report.error("timestamp_invalid", f"time-stamp signed with refused digest {tst_digest}")
+    # The token itself is judged now (or at the caller's moment): nothing older proves it.
+    refusal = options.policy.digest_refusal(
+        tst_digest, options.at
+    ) or options.policy.signature_refusal(tsa_info["signature_algorithm"], options.at)
+    if refusal:
+        report.error(
+            "timestamp_invalid", f"time-stamp by {tsa_cert.subject.rfc4514_string()}: {refusal}"
+        )
         return None
     sub = VerificationReport()
     _check_integrity(sub, tsa_info, tsa_cert, "tst_info", _digests({tst_digest}, raw)[tst_digest])
@@ -527,10 +597,23 @@ def _check_timestamp(
     if not is_tsa:
         report.error("timestamp_untrusted", f"{tsa_name} is not a time-stamping certificate")
     tsa_report = VerificationReport()
-    _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
+    tsa_path = _validate_path(tsa_report, options.tsa_trust, tsa_cert, gen_time, "any", tsa_certs)
     for finding in tsa_report.errors:
         report.error("timestamp_untrusted", f"time-stamp authority {tsa_name}: {finding.message}")
-    if sub.errors or not is_tsa or tsa_report.errors:
+    compromise = (
+        options.tsa_trust.compromise(tsa_path.chain)
+        if isinstance(options.tsa_trust, TrustContext) and tsa_path.chain
+        else None
+    )
+    if compromise is not None:
+        assert compromise.revoked_at is not None
+        report.error(
+            "timestamp_untrusted",
+            f"time-stamp authority {tsa_name} was revoked ({compromise.reason}) at "
+            f"{compromise.revoked_at.isoformat()}: a compromised key can date a token "
+            "at any time, so the token proves nothing",
+        )
+    if sub.errors or not is_tsa or tsa_report.errors or compromise is not None:
         return None
     report.timestamp = gen_time
     report.timestamp_authority = tsa_name
@@ -550,15 +633,19 @@ def _verify_countersignature(
     digest_name = counter["digest_algorithm"]["algorithm"].native
     report.digest_algorithm = digest_name
     report.signature_algorithm = counter["signature_algorithm"]["algorithm"].native
-    refusal = options.policy.digest_refusal(digest_name)
     certificate = _find_signer_certificate(counter, candidates)
-    if refusal:
-        report.error("weak_algorithm", refusal)
-    elif certificate is None:
+    if certificate is None:
         report.error("signer_certificate_missing", "the counter-signer's certificate is missing")
-    if report.errors or certificate is None:
         return report.finish()
     report.signer = SignerIdentity.from_certificate(certificate)
+    judged_at = moment or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        key = certificate.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        report.error("unsupported_algorithm", f"the counter-signer's key is unusable: {exc}")
+        return report.finish()
+    if not _judge_algorithms(report, counter, key, options, judged_at, moment):
+        return report.finish()
     attrs = counter["signed_attrs"]
     if isinstance(attrs, core.Void):
         report.error("signed_attributes_invalid", "a counter-signature needs signed attributes")
