@@ -40,7 +40,9 @@ class Pki:
 
     @property
     def trust(self) -> TrustContext:
-        return TrustContext([self.ca.certificate], name="tax service")
+        """The tax service's trust domain, with the CA's current CRL (revocation is
+        checked by default)."""
+        return TrustContext([self.ca.certificate], crls=[self.ca.crl()], name="tax service")
 
     def write(self, folder: Path) -> dict[str, Path]:
         """Write every key (unencrypted, for openssl) and certificate as PEM files."""

@@ -78,7 +78,9 @@ def run(workdir: Path) -> int:
     print(f"    return.p7m: {len(envelope)} bytes (CMS AuthEnvelopedData)")
 
     _step(5, "opened: the tax service decrypts with its private key")
-    trust = TrustContext([ca.certificate], name="tax service")
+    crl = ca.crl()  # revocation is checked by default: the CA's current CRL is the evidence
+    (workdir / "ca.crl").write_bytes(crl.public_bytes(Encoding.DER))
+    trust = TrustContext([ca.certificate], crls=[crl], name="tax service")
     tax_key = load_key(workdir / "tax-service.key.pem", password)
     opened = open_envelope(envelope, recipient=(tax_key, tax_cert), trust=trust)
     print(f"    document recovered, identical to the original: {opened.content == TAX_RETURN}")

@@ -142,7 +142,10 @@ class VerificationReport:
         self.level = None
         subs = [e.subindication or subindication_for(e.code) for e in self.errors]
         failed = [s for s in subs if indication_of(s) is Indication.TOTAL_FAILED]
-        self.subindication = failed[0] if failed else subs[0]
+        # A time-stamp that proves nothing (NO_POE) explains less than what the signature
+        # is then judged on without it: that comes first.
+        ranked = sorted(subs, key=lambda sub: sub is SubIndication.NO_POE)
+        self.subindication = failed[0] if failed else ranked[0]
         self.indication = indication_of(self.subindication)
         return self
 

@@ -465,8 +465,8 @@ def _classify_path(
                 status is not None
                 and status.revoked_at is not None
                 and (
-                    (claimed is not None and claimed >= status.revoked_at)
-                    or (poe is not None and poe >= status.revoked_at and claimed is None)
+                    (claimed is not None and claimed > status.revoked_at)
+                    or (poe is not None and poe > status.revoked_at and claimed is None)
                 )
             ):
                 sub = SubIndication.REVOKED
