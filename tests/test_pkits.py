@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import re
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -311,3 +313,83 @@ def test_pkits_initial_policy_inputs(name: str, policy: PathPolicy, trusted: boo
     assert result.trusted == trusted, result.failures
     if not trusted:
         assert [f.code for f in result.failures] == ["policy"]
+
+
+# -- the same cases through the command line, with the CRLs given and no other flag ---------
+
+
+@pytest.fixture(scope="module")
+def pkits_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every PKITS CRL as a file named by its digest, and the loadable CA certificates."""
+    folder = tmp_path_factory.mktemp("pkits-cli")
+    files: dict[str, Path] = {}
+    for der in (c.dump() for c in _crls()):
+        path = folder / f"{hashlib.sha256(der).hexdigest()[:16]}.crl"
+        path.write_bytes(der)
+        files[der.hex()] = path
+    return files
+
+
+def _reachable_cas(name: str) -> list[str]:
+    """The CA certificates whose subject is an issuer or cRLIssuer reachable from the EE."""
+    certs = _certificates()
+    by_subject: dict[str, list[str]] = {}
+    for n in _ca_names():
+        by_subject.setdefault(certs[n].subject.hashable, []).append(n)
+    found: list[str] = []
+    todo = [name]
+    while todo:
+        cert = certs[todo.pop()]
+        names = [cert.issuer.hashable]
+        for point in cert.crl_distribution_points_value or ():
+            for issuer in point["crl_issuer"] or ():
+                if issuer.name == "directory_name":
+                    names.append(issuer.chosen.hashable)
+        for n in (n for issuer in names for n in by_subject.get(issuer, [])):
+            if n not in found:
+                found.append(n)
+                todo.append(n)
+    return found
+
+
+def _cli_args(name: str, crl_files: dict[str, Path]) -> list[str]:
+    _, crls = _case_material(name)
+    certs = [str(PKITS / "certs" / f"{n}.crt") for n in _reachable_cas(name)]
+    loadable = [c for c in certs if c.rsplit("/", 1)[-1] != "DSAParametersInheritedCACert.crt"]
+    args = ["cert", "verify", str(PKITS / "certs" / f"{name}.crt")]
+    args += ["--trust", str(PKITS / "certs" / "TrustAnchorRootCertificate.crt")]
+    args += ["--usage", "any", "--at", MOMENT.isoformat(), "--json"]
+    if loadable:
+        args += ["--cert", *loadable]
+    if crls:
+        args += ["--crl", *(str(crl_files[c.hex()]) for c in crls)]
+    return args
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_pkits_through_esign_cert_verify(
+    name: str, pkits_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`esign cert verify` with the case's CRLs and no other flag gives the PKITS verdict;
+    the DSA cases are refused by the default algorithm policy (documented), and pass with
+    ``--legacy-algorithms``."""
+    import json
+
+    from esign.cli.main import main
+
+    if name in KNOWN_LIMITS:
+        pytest.xfail(KNOWN_LIMITS[name])
+    args = _cli_args(name, pkits_files)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PKITS has negative serial numbers on purpose
+        code = main(args)
+        out = json.loads(capsys.readouterr().out)
+        if "DSA" in name:
+            assert code == 1 and [e["code"] for e in out["errors"]] == ["weak_algorithm"]
+            code = main([*args, "--legacy-algorithms"])
+            out = json.loads(capsys.readouterr().out)
+    if name.startswith("Valid"):
+        assert code == 0, out["errors"]
+    else:
+        assert code == 1
+        assert {e["code"] for e in out["errors"]} == expected_codes(name), out["errors"]

@@ -253,3 +253,27 @@ class KeyCheckAttributes(core.SetOf):
     """The ``attributes [0] IMPLICIT`` of a PrivateKeyInfo, as esign writes them."""
 
     _child_spec = KeyCheckAttribute
+
+
+def _keep_unique_ids_as_received() -> None:
+    """Read X.509 subject/issuer unique identifiers as plain BIT STRINGs.
+
+    asn1crypto declares them as OctetBitString, which re-encodes a BIT STRING with
+    unused bits (``82 02 05 20`` becomes ``82 02 00 20``) as soon as it is parsed, so the
+    TBSCertificate pyHanko hands to the signature check is no longer what the CA signed
+    (NIST PKITS ValidNameChainingUIDsTest6). A BitString keeps the bytes received.
+    """
+    from asn1crypto import x509
+
+    fields = x509.TbsCertificate._fields
+    if all(spec is not core.OctetBitString for name, spec, *_ in fields if "unique_id" in name):
+        return
+    x509.TbsCertificate._fields = [
+        (name, core.BitString, *rest) if "unique_id" in name else (name, spec, *rest)
+        for name, spec, *rest in fields
+    ]
+    if "_field_map" in vars(x509.TbsCertificate):  # already set up by an earlier parse
+        x509.TbsCertificate()._setup()
+
+
+_keep_unique_ids_as_received()

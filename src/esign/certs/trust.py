@@ -40,6 +40,7 @@ from pyhanko_certvalidator.policy_decl import (
     RevocationCheckingRule,
 )
 
+import esign.asn1  # noqa: F401  (X.509 unique identifiers kept as received)
 from esign._sync import run_sync
 from esign.certs.revinfo import (
     CrlInput,

@@ -494,7 +494,13 @@ def _validate_path(
     report.trust_domain = path.domain
     report.chain = path.chain
     for failure in path.failures:
-        report.error(failure.code, failure.message)
+        # a certificate's own signature failing is a chain failure, not the signature's
+        sub = (
+            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+            if failure.code == "bad_signature"
+            else None
+        )
+        report.error(failure.code, failure.message, sub)
     if not path.revocation_checked:
         report.revocation = "not checked (the verifier opted out)"
         report.warn(
