@@ -78,11 +78,12 @@ def _statement(account: str, service: str) -> bytes:
 
 def _forge(signer: tuple[PrivateKey, x509.Certificate], account: str, service: str) -> bytes:
     """What anyone holding a key and certificate under the root can produce."""
+    return _seal(signer, _statement(account, service))
+
+
+def _seal(signer: tuple[PrivateKey, x509.Certificate], statement: bytes) -> bytes:
     content = cms.EncapsulatedContentInfo(
-        {
-            "content_type": SIMPLE_ATTESTATION_OID,
-            "content": core.ParsableOctetString(_statement(account, service)),
-        }
+        {"content_type": SIMPLE_ATTESTATION_OID, "content": core.ParsableOctetString(statement)}
     )
     return sign(cast(Any, content), signer=signer, detached=False)
 
@@ -186,3 +187,25 @@ def test_cli_issues_the_attestation_certificate(
     attestation = AttestationService((key, cert)).attest(login, DOCUMENT)
     report = verify_attestation(attestation, DOCUMENT, service_trust=trust, service=SERVICE)
     assert report.valid and report.level is SignatureLevel.SIMPLE, report.errors
+
+
+def test_a_second_seal_is_refused(world: World) -> None:
+    """Whoever adds a parallel signer must not decide which certificate is "the sealer"."""
+    login = Authentication("petrov", ("password",), datetime.datetime.now(UTC))
+    honest = AttestationService(world.portal).attest(login, DOCUMENT)
+    doubled = add_signer_to_attestation(honest, world.taxpayer)
+    report = verify_attestation(doubled, DOCUMENT, service_trust=world.trust)
+    assert not report.valid and [e.code for e in report.errors] == ["several_seals"]
+
+
+def add_signer_to_attestation(
+    attestation: bytes, signer: tuple[PrivateKey, x509.Certificate]
+) -> bytes:
+    """A parallel SignerInfo over the same statement (add_signer takes id-data only)."""
+    signed = cms.ContentInfo.load(attestation)["content"]
+    statement = signed["encap_content_info"]["content"].contents
+    other = cms.ContentInfo.load(_seal(signer, statement))["content"]
+    merged = signed.copy()
+    merged["signer_infos"] = cms.SignerInfos([*signed["signer_infos"], *other["signer_infos"]])
+    merged["certificates"] = cms.CertificateSet([*signed["certificates"], *other["certificates"]])
+    return cms.ContentInfo({"content_type": "signed_data", "content": merged}).dump()

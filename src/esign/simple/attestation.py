@@ -223,6 +223,11 @@ def _check_sealer(
     expected: str | None,
 ) -> None:
     """Only the service's attestation certificate may seal, and only in its own name."""
+    if seal.cosigners:
+        # A second SignerInfo (anyone's, under the same anchor) would make "the sealer"
+        # depend on the DER order of the set: an attestation has exactly one seal.
+        report.error("several_seals", "an attestation carries exactly one seal, not several")
+        return
     if seal.signer is None:
         if not report.errors:
             report.error("seal_invalid", "the seal names no signer certificate")
