@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from esign import EsignError, sign, verify
 from esign.certs import CertificateAuthority, TrustContext
@@ -21,6 +21,7 @@ from esign.cli.main import main
 from esign.keys import PrivateKey, generate_key
 from esign.signing.report import VerificationReport
 from esign.signing.sign import add_signer, countersign
+from tests.conftest import run
 
 DOC = b"contract signed by two parties"
 
@@ -130,3 +131,29 @@ def test_cli_report_shows_the_counter_signature_under_the_named_signer(
         "CN=Notary"
     ]
     assert entries["CN=Bob Second"]["countersignatures"] == []
+
+
+def test_target_matches_a_subject_key_identifier_sid(
+    parties: Parties, openssl: str, tmp_path: Path
+) -> None:
+    """openssl -keyid names the signer by subjectKeyIdentifier instead of issuer+serial."""
+    key, cert = parties.a
+    (tmp_path / "doc").write_bytes(DOC)
+    (tmp_path / "a.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    (tmp_path / "a.key").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    result = run(
+        openssl, "cms", "-sign", "-binary", "-keyid", "-outform", "DER",
+        "-in", tmp_path / "doc", "-signer", tmp_path / "a.pem", "-inkey", tmp_path / "a.key",
+        "-out", tmp_path / "a.p7s",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    by_key = (tmp_path / "a.p7s").read_bytes()
+    sids = [si["sid"].name for si in cms.ContentInfo.load(by_key)["content"]["signer_infos"]]
+    assert sids == ["subject_key_identifier"]
+    both = add_signer(by_key, DOC, signer=parties.b)
+    notarised = countersign(both, signer=parties.notary, target=cert)
+    signers = _by_signer(verify(notarised, DOC, trust=parties.trust))
+    assert len(signers[cert.serial_number].countersignatures) == 1
+    assert signers[parties.b[1].serial_number].countersignatures == []
