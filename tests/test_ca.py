@@ -167,7 +167,7 @@ def test_encryption_refuses_an_ed25519_key(root: CertificateAuthority) -> None:
 
 def test_unknown_profile_and_bad_days(root: CertificateAuthority) -> None:
     key = generate_key("ec-p256").public_key()
-    with pytest.raises(CertificateProfileError, match="known: ca, encryption"):
+    with pytest.raises(CertificateProfileError, match="known: attestation, ca, encryption"):
         root.issue(key, subject="CN=x", profile="bogus")
     with pytest.raises(CertificateProfileError, match="at least one day"):
         root.issue(key, subject="CN=x", days=0)

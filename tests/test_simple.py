@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from esign import SignatureLevel, sign, verify
 from esign.asn1 import SIMPLE_ATTESTATION_OID, SimpleSignatureAttestation
 from esign.errors import EsignError, MalformedInputError
+from esign.keys import PrivateKey, generate_key
 from esign.simple import (
     AttestationService,
     Authentication,
@@ -33,13 +35,22 @@ UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 FAST = CredentialPolicy(argon2_iterations=1, argon2_lanes=1, argon2_memory_kib=8)
 DOCUMENT = b"3-NDFL tax return 2025, Ivanov I.I."
+SERVICE = "Tax Service personal account"
+_PORTALS: dict[int, tuple[PrivateKey, x509.Certificate]] = {}
+
+
+def portal(pki: Pki) -> tuple[PrivateKey, x509.Certificate]:
+    """The service's attestation key and certificate (profile ``attestation``), one per CA."""
+    if id(pki) not in _PORTALS:
+        key = generate_key("ec-p256")
+        cert = pki.ca.issue(key.public_key(), subject=f"CN={SERVICE}", profile="attestation")
+        _PORTALS[id(pki)] = (key, cert)
+    return _PORTALS[id(pki)]
 
 
 def service(pki: Pki, clock: datetime.datetime = NOW) -> AttestationService:
-    # The tax service seals with its own key and certificate, issued by its own CA.
-    return AttestationService(
-        (pki.ivanov_key, pki.ivanov_cert), name="Tax Service personal account", clock=lambda: clock
-    )
+    # The tax service seals with its own attestation key and certificate, from its own CA.
+    return AttestationService(portal(pki), name=SERVICE, clock=lambda: clock)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +72,7 @@ def test_round_trip_is_valid_simple(pki: Pki, attestation: bytes) -> None:
     assert report.factors == ["password", "otp"]
     assert report.signing_time == NOW
     assert report.content_intact is True
-    assert report.signer is not None and report.signer.subject == "CN=Ivan Ivanov"
+    assert report.signer is not None and report.signer.subject == f"CN={SERVICE}"
     data = report.to_dict()
     assert data["level"] == "simple"
     assert data["account"] == "ivanov"
@@ -158,7 +169,7 @@ def test_any_mutation_gives_a_report_or_an_esign_error(
         # Only unsigned bytes may change harmlessly (e.g. SignedData.digestAlgorithms, which
         # RFC 5652 leaves outside the signature): the statement must be the original one.
         assert read_attestation(mutated) == read_attestation(attestation)
-        assert report.signer is not None and report.signer.certificate == pki.ivanov_cert
+        assert report.signer is not None and report.signer.certificate == portal(pki)[1]
 
 
 def _protected(attestation: bytes) -> list[tuple[int, int]]:
@@ -202,7 +213,10 @@ def test_openssl_accepts_the_attestation(
     paths = pki.write(tmp_path)
     (tmp_path / "att.p7m").write_bytes(attestation)
     out = tmp_path / "statement.der"
-    verify_cmd = [openssl, "cms", "-verify", "-inform", "DER", "-in", tmp_path / "att.p7m"]
+    # -purpose any: the attestation certificate's critical EKU is not S/MIME's.
+    verify_cmd = [
+        openssl, "cms", "-verify", "-purpose", "any", "-inform", "DER", "-in", tmp_path / "att.p7m"
+    ]  # fmt: skip
     result = run(*verify_cmd, "-CAfile", paths["ca"], "-out", out)
     assert result.returncode == 0, result.stderr
     statement = SimpleSignatureAttestation.load(out.read_bytes())
@@ -219,7 +233,15 @@ def test_esign_verifies_an_attestation_sealed_by_openssl(
     pki: Pki, openssl: str, tmp_path: Path
 ) -> None:
     """The reverse direction: openssl seals the statement, esign verifies it as SIMPLE."""
-    paths = pki.write(tmp_path)
+    key, cert = portal(pki)
+    (tmp_path / "portal.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "portal.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     statement = SimpleSignatureAttestation(
         {
             "version": 1,
@@ -230,7 +252,7 @@ def test_esign_verifies_an_attestation_sealed_by_openssl(
             },
             "approved_at": NOW,
             "factors": ["password"],
-            "service": "sealed with openssl",
+            "service": SERVICE,
         }
     )
     (tmp_path / "statement.der").write_bytes(statement.dump())
@@ -238,7 +260,7 @@ def test_esign_verifies_an_attestation_sealed_by_openssl(
     result = run(
         openssl, "cms", "-sign", "-binary", "-nodetach", "-outform", "DER",
         "-econtent_type", SIMPLE_ATTESTATION_OID, "-in", tmp_path / "statement.der",
-        "-signer", paths["ivanov_cert"], "-inkey", paths["ivanov_key"], "-out", out,
+        "-signer", tmp_path / "portal.pem", "-inkey", tmp_path / "portal.key", "-out", out,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = verify_attestation(out.read_bytes(), DOCUMENT, service_trust=pki.trust)

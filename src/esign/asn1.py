@@ -200,6 +200,13 @@ _register_envelope()
 #: under the UUID arc 2.25 (ITU-T X.667): no registration, no collision.
 SIMPLE_ATTESTATION_OID = "2.25.36155628065239553139300622206693690879"
 
+#: id-kp-esign-simpleAttestation: the extended key usage of the one certificate a service
+#: seals simple-signature attestations with (CA profile ``attestation``). Without it any
+#: certificate under the service's anchor (every taxpayer's) could seal "account A
+#: approved D"; with it only the certificates the CA issued for that job can. A fresh UUID
+#: under the arc 2.25 (ITU-T X.667), like the content type above.
+SIMPLE_ATTESTATION_EKU_OID = "2.25.121197472613085999320397331202864498459"
+
 
 class AuthenticationFactors(core.SequenceOf):
     _child_spec = core.UTF8String

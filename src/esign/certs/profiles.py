@@ -34,6 +34,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.ades import qualified_asn1
 
+from esign.asn1 import SIMPLE_ATTESTATION_EKU_OID
 from esign.certs import qualified as q
 from esign.errors import CertificateProfileError
 from esign.keys.algorithms import ALGORITHMS, PublicKey, algorithm_name
@@ -348,6 +349,13 @@ PROFILES: dict[str, Profile] = {
             "delegated OCSP responder: digitalSignature, EKU OCSPSigning, ocsp-nocheck",
             ekus=(ExtendedKeyUsageOID.OCSP_SIGNING,),
             ocsp_nocheck=True,
+        ),
+        Profile(
+            "attestation",
+            "simple-signature attestation seal: digitalSignature + nonRepudiation, "
+            "EKU esign simpleAttestation (critical)",
+            ekus=(x509.ObjectIdentifier(SIMPLE_ATTESTATION_EKU_OID),),
+            eku_critical=True,
         ),
         Profile("ca", "certificate authority: keyCertSign + cRLSign, basicConstraints CA", "ca"),
         Profile(

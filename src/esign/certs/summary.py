@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.ades import qualified_asn1
 
+from esign.asn1 import SIMPLE_ATTESTATION_EKU_OID
 from esign.certs import qualified as q
 from esign.errors import MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import algorithm_name
@@ -35,6 +36,7 @@ _EKU_NAMES = {
     ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
     ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
     ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    x509.ObjectIdentifier(SIMPLE_ATTESTATION_EKU_OID): "esignSimpleAttestation",
 }
 _RU_LABELS = {oid: label for label, oid in q.RU_NAME_KEYWORDS.items()}
 _QC_NAMES = {
@@ -111,6 +113,8 @@ def guess_profile(certificate: x509.Certificate) -> str:
         return "tsa"
     if ekus is not None and ExtendedKeyUsageOID.OCSP_SIGNING in ekus:
         return "ocsp"
+    if ekus is not None and x509.ObjectIdentifier(SIMPLE_ATTESTATION_EKU_OID) in ekus:
+        return "attestation"
     usage = _ext(certificate, x509.KeyUsage)
     encrypts = usage is not None and (usage.key_encipherment or usage.key_agreement)
     if encrypts and not usage.digital_signature:

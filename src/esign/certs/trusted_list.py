@@ -39,6 +39,7 @@ MAX_TRUSTED_LIST = 64 << 20  # the largest EU national lists are a few MiB
 _TRSTSVC = "http://uri.etsi.org/TrstSvc"
 CA_QC = f"{_TRSTSVC}/Svctype/CA/QC"
 STATUS_GRANTED = f"{_TRSTSVC}/TrustedList/Svcstatus/granted"
+STATUS_WITHDRAWN = f"{_TRSTSVC}/TrustedList/Svcstatus/withdrawn"
 TSL_TYPE_GENERIC = f"{_TRSTSVC}/TrustedList/TSLType/EUgeneric"
 TSL_NAMESPACE = "http://uri.etsi.org/02231/v2#"
 
@@ -69,6 +70,15 @@ class ListedIssuer:
         if self.valid_from is not None and moment < self.valid_from:
             return False
         return self.valid_until is None or moment <= self.valid_until
+
+    def outside(self, moment: datetime.datetime) -> str:
+        """Why the status does not hold at ``moment`` ("" when it does), for reports."""
+        moment = _utc(moment)
+        if self.valid_from is not None and moment < self.valid_from:
+            return f"its qualified status starts {self.valid_from.isoformat()}"
+        if self.valid_until is not None and moment > self.valid_until:
+            return f"its qualified status ended {self.valid_until.isoformat()}"
+        return ""
 
 
 @dataclass
@@ -108,8 +118,16 @@ class TrustedList:
         self, issuer: x509.Certificate, *, at: datetime.datetime | None = None
     ) -> bool:
         """Whether ``issuer`` (a CA certificate in a validated path) is on this list,
-        with its qualified status granted at ``at`` when a time is given."""
+        with its qualified status granted at ``at`` when a time is given.
+
+        A level decision asks this of the certificate's *direct* issuer only: ETSI TS
+        119 615 requires the issuing CA itself to be the listed service.
+        """
         return any(e.covers(at) for e in self._by_key.get(_key_id(issuer), ()))
+
+    def listings(self, issuer: x509.Certificate) -> list[ListedIssuer]:
+        """Every entry of this list for ``issuer`` (matched by public key), any window."""
+        return list(self._by_key.get(_key_id(issuer), ()))
 
     # -- esign's simple format -----------------------------------------------------------
 
@@ -403,25 +421,43 @@ def _write_etsi(
     services = []
     for entry in tl.entries:
         label = entry.service_name or entry.certificate.subject.rfc4514_string()
+        identity = t.ServiceDigitalIdentity(
+            digital_id=(
+                t.DigitalIdentityType(
+                    x509_certificate=entry.certificate.public_bytes(Encoding.DER)
+                ),
+            )
+        )
+        start = XmlDateTime.from_datetime(
+            (entry.valid_from or entry.certificate.not_valid_before_utc).replace(microsecond=0)
+        )
+        status, since, history = STATUS_GRANTED, start, None
+        if entry.valid_until is not None:
+            # A granted window that ended: the current status is "withdrawn" since then,
+            # and the granted period is a ServiceHistoryInstance (TS 119 612 §5.6).
+            status = STATUS_WITHDRAWN
+            since = XmlDateTime.from_datetime(entry.valid_until.replace(microsecond=0))
+            history = t.ServiceHistory(
+                service_history_instance=(
+                    t.ServiceHistoryInstance(
+                        service_type_identifier=t.ServiceTypeIdentifier(CA_QC),
+                        service_name=names(label),
+                        service_digital_identity=identity,
+                        service_status=t.ServiceStatus(STATUS_GRANTED),
+                        status_starting_time=start,
+                    ),
+                )
+            )
         services.append(
             t.TSPService(
                 service_information=t.ServiceInformation(
                     service_type_identifier=t.ServiceTypeIdentifier(CA_QC),
                     service_name=names(label),
-                    service_digital_identity=t.ServiceDigitalIdentity(
-                        digital_id=(
-                            t.DigitalIdentityType(
-                                x509_certificate=entry.certificate.public_bytes(Encoding.DER)
-                            ),
-                        )
-                    ),
-                    service_status=t.ServiceStatus(STATUS_GRANTED),
-                    status_starting_time=XmlDateTime.from_datetime(
-                        (entry.valid_from or entry.certificate.not_valid_before_utc).replace(
-                            microsecond=0
-                        )
-                    ),
-                )
+                    service_digital_identity=identity,
+                    service_status=t.ServiceStatus(status),
+                    status_starting_time=since,
+                ),
+                service_history=history,
             )
         )
     document = t.TrustServiceStatusList(

@@ -12,6 +12,7 @@ Every piece of evidence is named, found or missing, so a report can say
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -155,21 +156,71 @@ def _ru_evidence(certificate: x509.Certificate) -> tuple[list[str], list[str]]:
     return found, missing
 
 
+def _moment(at: datetime.datetime | None) -> datetime.datetime:
+    if at is None:
+        return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return at if at.tzinfo else at.replace(tzinfo=datetime.timezone.utc)
+
+
+def _subject(certificate: x509.Certificate) -> str:
+    return certificate.subject.rfc4514_string()
+
+
+def _listing_evidence(
+    chain: Sequence[x509.Certificate], lists: Sequence[TrustedList], at: datetime.datetime
+) -> tuple[str | None, str | None]:
+    """(found, missing): whether the signer's issuing CA is a listed service at ``at``.
+
+    Only the direct issuer counts (ETSI TS 119 615: the certificate's issuer must be the
+    qualified service itself). A root or other CA above it being listed does not make a
+    sub-CA's certificates qualified, and a listed service counts only inside the window
+    its "granted" status covers.
+    """
+    if len(chain) < 2:
+        return None, "the signer certificate has no issuing CA in the path"
+    issuer = chain[1]
+    when = at.isoformat()
+    entries = [(entry, tl) for tl in lists for entry in tl.listings(issuer)]
+    for entry, tl in entries:
+        if entry.covers(at):
+            service = f" as {entry.service_name!r}" if entry.service_name else ""
+            return (
+                f"issuing CA {_subject(issuer)} is on {tl.name}{service}, qualified status"
+                f" granted at {when}",
+                None,
+            )
+    if entries:
+        reasons = "; ".join(sorted({entry.outside(at) for entry, _ in entries}))
+        return None, f"issuer {_subject(issuer)} not on the trusted list at {when}: {reasons}"
+    above = [ca for ca in chain[2:] for tl in lists if tl.lists_issuer(ca, at=at)]
+    if above:
+        return None, (
+            f"issuing CA {_subject(issuer)} is not the listed service (only"
+            f" {_subject(above[0])}, a CA above it, is listed; ETSI TS 119 615 needs the"
+            " issuer itself)"
+        )
+    return None, f"issuing CA {_subject(issuer)} is not on the verifier's trusted list"
+
+
 def decide_level(
     chain: Sequence[x509.Certificate],
     *,
     trusted_lists: Sequence[TrustedList] = (),
     jurisdiction: str = "eidas",
+    at: datetime.datetime | None = None,
 ) -> LevelDecision:
     """The level of a signature that is already valid and trusted (chain leaf first).
 
-    ADVANCED is the floor; QUALIFIED needs the jurisdiction's certificate content and an
-    issuer in ``chain`` on one of the ``trusted_lists`` of that jurisdiction.
+    ADVANCED is the floor; QUALIFIED needs the jurisdiction's certificate content and the
+    leaf's *issuing* CA listed on one of the ``trusted_lists`` of that jurisdiction, with
+    its qualified status granted at ``at``: the signing time a time-stamp proves, else the
+    verification time (``None`` means now).
     """
     if jurisdiction not in JURISDICTIONS:
         raise ValueError(
             f"unknown jurisdiction {jurisdiction!r}; known: {', '.join(JURISDICTIONS)}"
         )
+    moment = _moment(at)
     decision = LevelDecision(SignatureLevel.ADVANCED, jurisdiction)
     decision.found.append("valid signature, path validated in the verifier's trust domain")
     leaf = chain[0]
@@ -178,14 +229,14 @@ def decide_level(
     decision.found.extend(found)
     decision.missing.extend(missing)
     lists = [t for t in trusted_lists if t.jurisdiction == jurisdiction]
-    listed = [(ca, t) for ca in chain[1:] for t in lists if t.lists_issuer(ca)]
     if not lists:
         decision.missing.append(f"no {jurisdiction} trusted list supplied by the verifier")
-    elif listed:
-        ca, tl = listed[0]
-        decision.found.append(f"issuer {ca.subject.rfc4514_string()} is on {tl.name}")
     else:
-        decision.missing.append("no issuer in the path is on the verifier's trusted list")
+        listed, unlisted = _listing_evidence(chain, lists, moment)
+        if listed is not None:
+            decision.found.append(listed)
+        if unlisted is not None:
+            decision.missing.append(unlisted)
     if not decision.missing:
         decision.level = SignatureLevel.QUALIFIED
     return decision

@@ -214,20 +214,73 @@ def add_signer(
     return der
 
 
+def _named_signer(
+    infos: Sequence[cms.SignerInfo], target: x509.Certificate | None, signer_index: int | None
+) -> int:
+    """The position of the SignerInfo the caller named.
+
+    SignerInfos are a DER SET, sorted by their encoding, so a position says nothing about
+    the order signers were added: with several signers only the certificate names one.
+    """
+    if target is not None:
+        if signer_index is not None:
+            raise EsignError("name the signer to counter-sign by target or signer_index, not both")
+        asn1_target = to_asn1(target)
+        try:
+            ski: bytes | None = target.extensions.get_extension_for_class(
+                x509.SubjectKeyIdentifier
+            ).value.digest
+        except x509.ExtensionNotFound:
+            ski = None
+        found = []
+        for index, info in enumerate(infos):
+            sid = info["sid"]
+            if sid.name == "issuer_and_serial_number":
+                match = (
+                    sid.chosen["serial_number"].native == target.serial_number
+                    and sid.chosen["issuer"] == asn1_target.issuer
+                )
+            else:
+                match = ski is not None and sid.chosen.native == ski
+            if match:
+                found.append(index)
+        if not found:
+            raise EsignError(
+                f"no signer with certificate {target.subject.rfc4514_string()} "
+                f"(serial {target.serial_number:x}) to counter-sign"
+            )
+        if len(found) > 1:
+            raise EsignError("that certificate made several signatures here: cannot tell which")
+        return found[0]
+    if len(infos) > 1:
+        raise EsignError(
+            f"{len(infos)} signers: name the one to counter-sign with target=<its certificate> "
+            "(their stored order is the DER sort order, not the order they were added)"
+        )
+    index = 0 if signer_index is None else signer_index
+    if index != 0 or not infos:
+        raise EsignError(f"no signer number {index} to counter-sign")
+    return index
+
+
 def countersign(
     signature: bytes,
     *,
     signer: Signer,
     chain: Sequence[x509.Certificate] = (),
-    signer_index: int = 0,
+    target: x509.Certificate | None = None,
+    signer_index: int | None = None,
     clock: Clock = _utc_now,
 ) -> bytes:
     """Counter-sign one signer of a SignedData (RFC 5652 §11.4): sign its signature value.
 
     The counter-signature is a SignerInfo in the ``counter_signature`` unsigned attribute
-    of the signer at ``signer_index``; its signed attributes are message-digest (of the
-    parent signature value), signing-time, signing-certificate-v2 and CMS algorithm
-    protection, and no content-type (as RFC 5652 requires).
+    of the signer whose certificate is ``target`` (needed when there are several signers:
+    a DER SET keeps them sorted by encoding, not in the order they were added); with a
+    single signer ``target`` may be left out (``signer_index=0`` also names it). Its signed
+    attributes are message-digest (of the parent signature value), signing-time,
+    signing-certificate-v2 and CMS algorithm protection, and no content-type (as RFC 5652
+    requires).
     """
     key, certificate = signer
     pyhanko_signer = _pyhanko_signer(key, certificate, chain)
@@ -236,9 +289,8 @@ def countersign(
     signed = _fresh(signature)  # ... and an unwalked copy keeps its exact bytes on output
     try:
         infos = list(signed["signer_infos"])
-        if not 0 <= signer_index < len(infos):
-            raise EsignError(f"no signer number {signer_index} to counter-sign")
-        parent = infos[signer_index]
+        position = _named_signer(infos, target, signer_index)
+        parent = infos[position]
         hasher = hashlib.new(digest)
         hasher.update(parent["signature"].native)
         mechanism = pyhanko_signer.get_signature_mechanism_for_digest(digest)
@@ -287,7 +339,7 @@ def countersign(
             else list(parent["unsigned_attrs"])
         )
         unsigned.append(cms.CMSAttribute({"type": "counter_signature", "values": [counter]}))
-        infos[signer_index] = rebuilt(parent, unsigned_attrs=cms.CMSAttributes(unsigned))
+        infos[position] = rebuilt(parent, unsigned_attrs=cms.CMSAttributes(unsigned))
         merged = rebuilt(
             signed,
             signer_infos=cms.SignerInfos(infos),

@@ -6,6 +6,12 @@ authenticated them, and nothing more. esign writes it as a real format: a CMS Si
 whose encapsulated content is a ``SimpleSignatureAttestation`` (``esign.asn1``) with its
 own eContentType. Any CMS tool can check the seal; only a verifier that trusts the
 service's own anchor accepts it, so it is "verifiable only by that service".
+
+The anchor alone is not enough: the same CA certifies every taxpayer, and a taxpayer's
+certificate could otherwise seal "any account approved this". So the seal must come from
+a certificate with the dedicated extended key usage ``id-kp-esign-simpleAttestation``
+(CA profile ``attestation``), and the statement's service name must be that
+certificate's subject common name.
 """
 
 from __future__ import annotations
@@ -19,8 +25,13 @@ from typing import Any, BinaryIO, cast
 
 from asn1crypto import cms, core, tsp
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
-from esign.asn1 import SIMPLE_ATTESTATION_OID, SimpleSignatureAttestation
+from esign.asn1 import (
+    SIMPLE_ATTESTATION_EKU_OID,
+    SIMPLE_ATTESTATION_OID,
+    SimpleSignatureAttestation,
+)
 from esign.certs.trust import TrustContext
 from esign.errors import EsignError, MalformedInputError
 from esign.keys.algorithms import PrivateKey
@@ -37,6 +48,28 @@ VERSION = 1
 DIGESTS = ("sha256", "sha384", "sha512")
 MAX_ATTESTATION_BYTES = 64 << 10
 _CHUNK = 1 << 20
+
+
+#: The extended key usage only a service's attestation certificate carries.
+ATTESTATION_EKU = x509.ObjectIdentifier(SIMPLE_ATTESTATION_EKU_OID)
+
+
+def is_attestation_certificate(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` carries the attestation EKU (``anyExtendedKeyUsage`` does
+    not count: it would let any general-purpose certificate seal attestations)."""
+    try:
+        ekus = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    except ValueError:  # a malformed extension, read lazily by cryptography
+        return False
+    return ATTESTATION_EKU in ekus
+
+
+def service_name_of(certificate: x509.Certificate) -> str | None:
+    """The service name an attestation certificate seals for: its one subject CN."""
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if len(names) == 1 else None
 
 
 def _utc_now() -> datetime.datetime:
@@ -71,6 +104,10 @@ class Attestation:
 class AttestationService:
     """The service side: seals attestations for accounts that have just logged in.
 
+    ``signer`` is the service's attestation key and certificate (CA profile
+    ``attestation``: the ``id-kp-esign-simpleAttestation`` EKU); ``name``, the service
+    name written in every statement, is that certificate's subject common name (given
+    only to state it; a different one is refused, as verifiers would refuse it).
     ``max_session_age`` bounds how old a login may be when its approval is sealed: a
     simple signature means "the account holder was there", not "someone once was".
     """
@@ -79,7 +116,7 @@ class AttestationService:
         self,
         signer: tuple[PrivateKey, x509.Certificate],
         *,
-        name: str,
+        name: str | None = None,
         chain: Sequence[x509.Certificate] = (),
         clock: Clock = _utc_now,
         digest_algorithm: str = "sha256",
@@ -87,8 +124,22 @@ class AttestationService:
     ) -> None:
         if digest_algorithm not in DIGESTS:
             raise EsignError(f"digest {digest_algorithm!r} not accepted")
+        certificate = signer[1]
+        subject = certificate.subject.rfc4514_string()
+        if not is_attestation_certificate(certificate):
+            raise EsignError(
+                f"{subject} is not an attestation certificate (no id-kp-esign-simpleAttestation"
+                " extended key usage): issue one with the CA profile 'attestation'"
+            )
+        common_name = service_name_of(certificate)
+        if common_name is None:
+            raise EsignError(f"{subject}: an attestation certificate needs exactly one CN")
+        if name is not None and name != common_name:
+            raise EsignError(
+                f"service name {name!r} is not the attestation certificate's CN {common_name!r}"
+            )
         self.signer = signer
-        self.name = name
+        self.name = common_name
         self.chain = list(chain)
         self.clock = clock
         self.digest_algorithm = digest_algorithm
@@ -165,6 +216,45 @@ def read_attestation(attestation: bytes) -> Attestation:
         raise MalformedInputError(f"malformed attestation: {exc}") from exc
 
 
+def _check_sealer(
+    report: VerificationReport,
+    seal: VerificationReport,
+    statement: Attestation,
+    expected: str | None,
+) -> None:
+    """Only the service's attestation certificate may seal, and only in its own name."""
+    if seal.cosigners:
+        # A second SignerInfo (anyone's, under the same anchor) would make "the sealer"
+        # depend on the DER order of the set: an attestation has exactly one seal.
+        report.error("several_seals", "an attestation carries exactly one seal, not several")
+        return
+    if seal.signer is None:
+        if not report.errors:
+            report.error("seal_invalid", "the seal names no signer certificate")
+        return
+    certificate = seal.signer.certificate
+    subject = certificate.subject.rfc4514_string()
+    if not is_attestation_certificate(certificate):
+        report.error(
+            "not_attestation_certificate",
+            f"the seal was made by {subject}, which is not an attestation certificate (no"
+            " id-kp-esign-simpleAttestation extended key usage)",
+        )
+        return
+    common_name = service_name_of(certificate)
+    if statement.service != common_name:
+        report.error(
+            "service_mismatch",
+            f"the statement names service {statement.service!r}, but the seal's certificate"
+            f" is {subject}",
+        )
+    elif expected is not None and statement.service != expected:
+        report.error(
+            "wrong_service",
+            f"attested by {statement.service!r}, not by the expected {expected!r}",
+        )
+
+
 _COPIED = (
     "signer",
     "chain",
@@ -185,13 +275,16 @@ def verify_attestation(
     document: bytes | BinaryIO,
     *,
     service_trust: TrustContext,
+    service: str | None = None,
     at: datetime.datetime | None = None,
 ) -> VerificationReport:
     """Check a simple signature: the service's seal, the statement, the document digest.
 
-    ``service_trust`` holds the issuing service's own anchor. The report is valid with
-    ``level=SignatureLevel.SIMPLE`` only when all three hold — never higher: an
-    attestation is evidence of a login, not of a signer's key. Raises
+    ``service_trust`` holds the issuing service's own anchor. The seal must be made by an
+    attestation certificate (EKU ``id-kp-esign-simpleAttestation``) whose subject CN is
+    the statement's service name; ``service``, when given, is the name the caller expects.
+    The report is valid with ``level=SignatureLevel.SIMPLE`` only when all of this holds —
+    never higher: an attestation is evidence of a login, not of a signer's key. Raises
     :class:`MalformedInputError` for input that is not an attestation at all.
     """
     seal = verify(attestation, trust=service_trust, at=at)
@@ -205,6 +298,7 @@ def verify_attestation(
     report.digest_algorithm = statement.digest_algorithm
     if not seal.valid and not seal.errors:
         report.error("seal_invalid", "the service's seal on the attestation is not valid")
+    _check_sealer(report, seal, statement, service)
     if statement.digest_algorithm not in DIGESTS:
         report.error(
             "digest_refused", f"attestation digest {statement.digest_algorithm!r} not accepted"
