@@ -55,6 +55,8 @@ class Pki:
         ):
             paths[name] = folder / f"{name}.pem"
             paths[name].write_bytes(cert.public_bytes(pem))
+        paths["crl"] = folder / "ca.crl"  # the CA's current CRL: revocation is checked
+        paths["crl"].write_bytes(self.ca.crl().public_bytes(pem))
         for name, key in (("ivanov_key", self.ivanov_key), ("tax_key", self.tax_key)):
             paths[name] = folder / f"{name}.pem"
             paths[name].write_bytes(

@@ -209,6 +209,8 @@ def test_cli_levels(pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "doc").write_bytes(DOC)
     ca = tmp_path / "ca.pem"
     ca.write_bytes(pki.ca.certificate.public_bytes(serialization.Encoding.PEM))
+    crl = tmp_path / "ca.crl"
+    crl.write_bytes(pki.ca.crl().public_bytes(serialization.Encoding.DER))
     base = [
         "verify",
         str(tmp_path / "sig.p7s"),
@@ -216,6 +218,8 @@ def test_cli_levels(pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
         str(tmp_path / "doc"),
         "--trust",
         str(ca),
+        "--crl",
+        str(crl),
         "--json",
     ]
     assert main(base) == 0

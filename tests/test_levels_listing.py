@@ -215,11 +215,6 @@ def test_cli_signed_etsi_list_whose_status_ended_in_2020(
             assert "its qualified status ended 2020-06-30" in out["missing_evidence"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify() still judges the listing now; the lead passes decide_level(at=) the "
-    "time the signature time-stamp proves (signing/verify.py) - then drop this marker",
-)
 def test_time_stamp_proves_a_signing_time_inside_the_window(qtsp: Qtsp) -> None:
     """Stamped an hour ago, while the status was granted; it ended half an hour ago."""
     from esign.signing.timestamps import TimeStampAuthority

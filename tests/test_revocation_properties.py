@@ -36,6 +36,8 @@ def _trust(crl: bytes) -> TrustContext:
     return TrustContext(
         [ROOT.certificate], intermediates=[CA.certificate], crls=[ROOT_CRL, crl, DELTA]
     )
+
+
 RESPONDER_KEY = generate_key("ec-p256")
 RESPONDER = CA.issue(RESPONDER_KEY.public_key(), subject="CN=Responder", profile="ocsp")
 REQUEST = (

@@ -21,7 +21,6 @@ from esign.keys import generate_key
 from esign.signing.indication import Indication, SubIndication
 from esign.signing.timestamps import TimeStampAuthority
 
-
 UTC = datetime.timezone.utc
 DOC = b"tax return 2026"
 

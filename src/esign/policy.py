@@ -22,8 +22,8 @@ from typing import Any
 
 from asn1crypto import algos
 from asn1crypto import keys as asn1_keys
-from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, AlgorithmUsagePolicy
 from pyhanko_certvalidator.sig_validate import (
     DEFAULT_VALIDATION_CONTEXT,

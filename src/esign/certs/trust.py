@@ -615,10 +615,13 @@ class TrustContext:
         return result
 
     def _listing(self, chain: list[x509.Certificate], moment: datetime.datetime) -> str | None:
+        """The trusted list on which the certificate's own issuer is a service at
+        ``moment`` (ETSI TS 119 615: a CA above it does not count)."""
+        if len(chain) < 2:
+            return None
         for trusted_list in self.trusted_lists:
-            for ca in chain[1:]:
-                if trusted_list.lists_issuer(ca, at=moment):
-                    return trusted_list.name
+            if trusted_list.lists_issuer(chain[1], at=moment):
+                return trusted_list.name
         return None
 
     def _validate(

@@ -431,8 +431,13 @@ def _verify_signer(
 
     if not report.errors:
         report.valid = True
+        # A trusted-list service counts at the signing time: the proven one, else the
+        # verification time.
         decision = decide_level(
-            path.chain, trusted_lists=options.trusted_lists, jurisdiction=options.jurisdiction
+            path.chain,
+            trusted_lists=options.trusted_lists,
+            jurisdiction=options.jurisdiction,
+            at=poe or judged_at,
         )
         report.level = decision.level
         report.jurisdiction = decision.jurisdiction
