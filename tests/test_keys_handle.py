@@ -155,7 +155,7 @@ def test_handle_signs_cms_through_pyhanko(openssl: str, tmp_path: Path, name: st
     digest = "sha384" if name == "ec-p384" else "sha512" if name == "ed25519" else "sha256"
     signed = run_sync(signer.async_sign_general_data(DATA, digest, detached=True))
     der = signed.dump()
-    report = verify(der, DATA, trust=TrustContext([ca.certificate]))
+    report = verify(der, DATA, trust=TrustContext([ca.certificate], crls=[ca.crl()]))
     assert report.valid, report.errors
     if name == "ed25519":
         return  # OpenSSL 3.0 cms -verify fails on Ed25519 (eddsa_digest_signverify_init)

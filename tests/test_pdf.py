@@ -72,7 +72,11 @@ def test_second_signature_and_later_revision(pki: Pki, other_pki: Pki) -> None:
         once, signer=(other_pki.ivanov_key, other_pki.ivanov_cert), field_name="Signature2"
     )
     first, second = verify_pdf(
-        twice, trust=TrustContext([pki.ca.certificate, other_pki.ca.certificate])
+        twice,
+        trust=TrustContext(
+            [pki.ca.certificate, other_pki.ca.certificate],
+            crls=[pki.ca.crl(), other_pki.ca.crl()],
+        ),
     )
     assert first.valid and second.valid
     assert [w.code for w in first.warnings] == ["pdf_later_revisions"]
@@ -100,8 +104,25 @@ def test_cli_pdf(pki: Pki, tmp_path, capsys) -> None:  # type: ignore[no-untyped
     args = ["--key", str(paths["ivanov_key"]), "--cert", str(paths["ivanov_cert"])]
     assert main(["sign", str(tmp_path / "in.pdf"), *args, "--pdf", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(["verify", str(out), "--trust", str(paths["ca"]), "--json"]) == 0
+    assert (
+        main(
+            ["verify", str(out), "--trust", str(paths["ca"]), "--crl", str(paths["crl"]), "--json"]
+        )
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     assert payload["valid"] and payload["level"] == "advanced" and len(payload["signatures"]) == 1
     assert main(["verify", str(out), "--trust", str(paths["tax_cert"])]) == 1
-    assert main(["verify", str(tmp_path / "in.pdf"), "--trust", str(paths["ca"])]) == 2
+    assert (
+        main(
+            [
+                "verify",
+                str(tmp_path / "in.pdf"),
+                "--trust",
+                str(paths["ca"]),
+                "--crl",
+                str(paths["crl"]),
+            ]
+        )
+        == 2
+    )

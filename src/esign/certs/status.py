@@ -56,6 +56,7 @@ class CertificateStatus:
     """The revocation status of one certificate of a path at the validation moment.
 
     ``source`` says which evidence decided it (``"ocsp"``, ``"crl"``, ``"delta-crl"``);
+    a GOOD status with ``revoked_at`` was revoked only after the moment judged;
     ``stale`` marks an UNKNOWN whose only evidence was past its nextUpdate; ``detail``
     says why an UNKNOWN is unknown.
     """
@@ -260,6 +261,17 @@ class RevocationEngine:
             )
         if not crl.simple:
             return None  # "not listed" needs the announced delta: full processing
+        if entry is not None and entry.reason != "remove_from_crl":
+            # revoked, but only after the moment: good then, and the report says when
+            return CertificateStatus(
+                subject,
+                certificate.serial_number,
+                is_ca,
+                Status.GOOD,
+                "crl",
+                entry.revoked_at,
+                entry.reason,
+            )
         return CertificateStatus(subject, certificate.serial_number, is_ca, Status.GOOD, "crl")
 
     def _unannounced_delta(

@@ -486,6 +486,10 @@ class TrustContext:
                 path = await validator.async_validate_usage(set(USAGES[usage]))
                 if not self.check_revocation:
                     return path, []
+                if side is not context:
+                    # the certificates offered with this call (a signature's chain, a
+                    # separate CRL-signing key) may be needed to find a CRL's issuer
+                    side.certificate_registry.register_multiple(extras)
                 return path, await engine.check_path(path, side, moment)
             finally:
                 if fetcher is not None:

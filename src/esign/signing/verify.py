@@ -516,9 +516,19 @@ def _validate_path(
         report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
     elif path.revocation:
         report.revocation = "; ".join(
-            f"{s.subject}: {s.status.value}" + (f" ({s.source})" if s.source else "")
+            f"{s.subject}: {s.status.value}"
+            + (f" ({s.source})" if s.source else "")
+            + (f", revoked later at {s.revoked_at.isoformat()}" if s.revoked_at else "")
             for s in path.revocation
         )
+        later = [s for s in path.revocation if s.status is Status.GOOD and s.revoked_at]
+        for status in later:
+            assert status.revoked_at is not None
+            report.warn(
+                "revoked_after_signing",
+                f"{status.subject} was revoked at {status.revoked_at.isoformat()} "
+                f"({status.reason}), after the time judged: the signature stands",
+            )
     return path
 
 
