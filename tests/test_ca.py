@@ -183,7 +183,9 @@ def test_intermediate_path_length_and_validation() -> None:
         mid.create_intermediate("CN=Too deep")
     key = generate_key("ec-p256")
     leaf = mid.issue(key.public_key(), subject="CN=Leaf")
-    result = TrustContext([root.certificate], intermediates=[mid.certificate]).validate(leaf)
+    result = TrustContext(
+        [root.certificate], intermediates=[mid.certificate], crls=[root.crl(), mid.crl()]
+    ).validate(leaf)
     assert result.trusted, result.failures
 
 
@@ -584,7 +586,7 @@ def test_post_quantum_ca_and_certificates() -> None:
     root = CertificateAuthority.create_root("CN=PQ Root", algorithm="ml-dsa-65")
     signer = generate_key("ml-dsa-44")
     signing = root.issue(signer.public_key(), subject="CN=PQ Signer", profile="signing")
-    assert TrustContext([root.certificate]).validate(signing).trusted
+    assert TrustContext([root.certificate], crls=[root.crl()]).validate(signing).trusted
     recipient = generate_key("ml-kem-768")
     encryption = root.issue(recipient.public_key(), subject="CN=PQ Recipient", profile="encryption")
     usage = encryption.extensions.get_extension_for_class(x509.KeyUsage).value

@@ -69,7 +69,17 @@ def test_sign_then_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> 
         sig,
     )
     assert result.returncode == 0, result.stderr
-    ok = esign("verify", sig, "--data", files["doc"], "--trust", files["ca"], "--crl", files["crl"], "--json")
+    ok = esign(
+        "verify",
+        sig,
+        "--data",
+        files["doc"],
+        "--trust",
+        files["ca"],
+        "--crl",
+        files["crl"],
+        "--json",
+    )
     assert ok.returncode == 0, ok.stderr
     report = json.loads(ok.stdout)
     assert report["valid"] is True and report["level"] == "advanced"
@@ -78,7 +88,9 @@ def test_sign_then_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> 
 
     changed = tmp_path / "changed.txt"
     changed.write_bytes(DOCUMENT.replace(b"1 250", b"1 050"))
-    bad = esign("verify", sig, "--data", changed, "--trust", files["ca"], "--crl", files["crl"], "--json")
+    bad = esign(
+        "verify", sig, "--data", changed, "--trust", files["ca"], "--crl", files["crl"], "--json"
+    )
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["errors"][0]["code"] == "content_modified"
 
@@ -104,7 +116,9 @@ def test_attached_pem_signature_and_repeated_trust(files: dict[str, Path], tmp_p
     )
     assert sig.read_bytes().startswith(b"-----BEGIN CMS-----")
     # --trust repeats and also takes several files at once
-    ok = esign("verify", sig, "--trust", files["tax_cert"], "--trust", files["ca"], "--crl", files["crl"])
+    ok = esign(
+        "verify", sig, "--trust", files["tax_cert"], "--trust", files["ca"], "--crl", files["crl"]
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     ok = esign("verify", sig, "--trust", files["tax_cert"], files["ca"], "--crl", files["crl"])
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -214,7 +228,9 @@ def test_seal_then_open(files: dict[str, Path], tmp_path: Path, other_pki: Pki) 
     # Wrong key: processed, not valid -> 1, and nothing written.
     other_key = tmp_path / "other.pem"
     other_key.write_bytes(other_pki.write(tmp_path / "..")["tax_key"].read_bytes())
-    wrong = esign("open", envelope, "--key", other_key, "--trust", files["ca"], "--crl", files["crl"])
+    wrong = esign(
+        "open", envelope, "--key", other_key, "--trust", files["ca"], "--crl", files["crl"]
+    )
     assert_clean_failure(wrong, 1)
     # Tampered envelope -> 1 with the uniform reason.
     tampered = tmp_path / "tampered.p7m"

@@ -103,7 +103,9 @@ def test_pkcs12_bundle_is_read_by_openssl_and_signs(pki: Pki, openssl: str, tmp_
         "--out", tmp_path / "doc.p7s", env={"ESIGN_PASSWORD": PASSWORD},
     )  # fmt: skip
     assert signed.returncode == 0, signed.stderr
-    verified = esign("verify", tmp_path / "doc.p7s", "--data", doc, "--trust", files["ca"])
+    verified = esign(
+        "verify", tmp_path / "doc.p7s", "--data", doc, "--trust", files["ca"], "--crl", files["crl"]
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 

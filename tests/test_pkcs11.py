@@ -149,7 +149,7 @@ def test_token_key_signs_cms_that_esign_and_openssl_verify(
     der = run_sync(
         HandleSigner(key, cert).async_sign_general_data(DATA, "sha256", detached=True)
     ).dump()
-    assert verify(der, DATA, trust=TrustContext([ca.certificate])).valid
+    assert verify(der, DATA, trust=TrustContext([ca.certificate], crls=[ca.crl()])).valid
     (tmp_path / "s.p7s").write_bytes(der)
     (tmp_path / "d").write_bytes(DATA)
     (tmp_path / "ca.pem").write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
@@ -204,7 +204,8 @@ def test_token_key_opens_an_envelope(token: Pkcs11Token, name: str) -> None:
     key = token.generate_key(name, f"envelope-{name}")
     cert = ca.issue(key.public_key(), subject="CN=Tax Service", profile="encryption")
     envelope = seal(DATA, signer=(signer, signer_cert), recipients=[cert])
-    opened = open_envelope(envelope, recipient=(key, cert), trust=TrustContext([ca.certificate]))
+    trust = TrustContext([ca.certificate], crls=[ca.crl()])
+    opened = open_envelope(envelope, recipient=(key, cert), trust=trust)
     assert opened.content == DATA and opened.report.valid, opened.report.errors
     with pytest.raises(DecryptionError):
         damaged = bytearray(envelope)

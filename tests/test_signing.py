@@ -158,7 +158,7 @@ def test_sha1_signature_refused_by_default_accepted_with_legacy(
     refused = verify(sig, DOCUMENT, trust=pki.trust)
     assert not refused.valid
     assert refused.errors[0].code == "weak_algorithm" and "sha1" in refused.errors[0].message
-    legacy = TrustContext([pki.ca.certificate], legacy_algorithms=True)
+    legacy = TrustContext([pki.ca.certificate], crls=[pki.ca.crl()], legacy_algorithms=True)
     assert verify(sig, DOCUMENT, trust=legacy).valid
 
 
@@ -199,7 +199,14 @@ def test_report_renders_as_json_text_and_html(pki: Pki) -> None:
     data = json.loads(report.to_json())
     assert data["valid"] is False and data["level"] is None
     assert data["signer"]["subject"] == "CN=Ivan Ivanov"
-    assert data["errors"] == [{"code": "content_modified", "message": report.errors[0].message}]
+    assert data["errors"] == [
+        {
+            "code": "content_modified",
+            "message": report.errors[0].message,
+            "subindication": "HASH_FAILURE",
+        }
+    ]
+    assert (data["indication"], data["subindication"]) == ("TOTAL-FAILED", "HASH_FAILURE")
     assert {"signing_time", "timestamp", "warnings"} <= data.keys()
     assert "NOT VALID" in str(report) and "content_modified" in str(report)
     assert "not valid" in report._repr_html_()
@@ -211,17 +218,16 @@ def test_intermediate_ca_chain(tmp_path: Path) -> None:
     key = generate_key("ec-p256")
     cert = issuing.issue(key.public_key(), subject="CN=Petrov")
     sig = sign(DOCUMENT, signer=(key, cert), chain=[issuing.certificate])
-    report = verify(sig, DOCUMENT, trust=TrustContext([root.certificate]))
+    trust = TrustContext([root.certificate], crls=[root.crl(), issuing.crl()])
+    report = verify(sig, DOCUMENT, trust=trust)
     assert report.valid, report.errors
     assert len(report.chain) == 3
     without_chain = sign(DOCUMENT, signer=(key, cert))
-    assert not verify(without_chain, DOCUMENT, trust=TrustContext([root.certificate])).valid
-    assert verify(
-        without_chain,
-        DOCUMENT,
-        trust=TrustContext([root.certificate]),
-        certificates=[issuing.certificate],
-    ).valid
+    missing = verify(without_chain, DOCUMENT, trust=trust)
+    assert missing.subindication is not None and missing.subindication.value == (
+        "NO_CERTIFICATE_CHAIN_FOUND"
+    )
+    assert verify(without_chain, DOCUMENT, trust=trust, certificates=[issuing.certificate]).valid
 
 
 # --- interop with the openssl command line -------------------------------------------------

@@ -130,7 +130,10 @@ def test_parallel_signers_each_verified(pki: Pki, other_pki: Pki) -> None:
     first = sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert))
     both = add_signer(first, DOC, signer=(other_pki.ivanov_key, other_pki.ivanov_cert))
     assert len(cms.ContentInfo.load(both)["content"]["signer_infos"]) == 2
-    everyone = TrustContext([pki.ca.certificate, other_pki.ca.certificate])
+    everyone = TrustContext(
+        [pki.ca.certificate, other_pki.ca.certificate],
+        crls=[pki.ca.crl(), other_pki.ca.crl()],
+    )
     report = verify(both, DOC, trust=everyone)
     assert report.valid and len(report.cosigners) == 1 and report.cosigners[0].valid
     assert {report.signer.subject, report.cosigners[0].signer.subject} == {"CN=Ivan Ivanov"}  # type: ignore[union-attr]
@@ -166,7 +169,10 @@ def test_openssl_verifies_parallel_signers(openssl: str, pki: Pki, tmp_path: Pat
 def test_countersignature(pki: Pki, other_pki: Pki, openssl: str, tmp_path: Path) -> None:
     signed = sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert), detached=False)
     notary = countersign(signed, signer=(other_pki.ivanov_key, other_pki.ivanov_cert))
-    everyone = TrustContext([pki.ca.certificate, other_pki.ca.certificate])
+    everyone = TrustContext(
+        [pki.ca.certificate, other_pki.ca.certificate],
+        crls=[pki.ca.crl(), other_pki.ca.crl()],
+    )
     report = verify(notary, trust=everyone)
     assert report.valid and len(report.countersignatures) == 1
     counter = report.countersignatures[0]

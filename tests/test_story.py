@@ -48,7 +48,7 @@ def test_qualified_only_with_the_trusted_list_and_a_qscd() -> None:
     tax_key = generate_key("ec-p256")
     tax_cert = qca.issue(tax_key.public_key(), subject="CN=Tax Service", profile="encryption")
     envelope = seal(RETURN, signer=(signer, cert), recipients=[tax_cert])
-    trust = TrustContext([qca.certificate])
+    trust = TrustContext([qca.certificate], crls=[qca.crl()])
     listed = TrustedList("eidas", [qca.certificate], name="EU list")
 
     qualified = open_envelope(
@@ -65,7 +65,7 @@ def test_qualified_only_with_the_trusted_list_and_a_qscd() -> None:
     report = open_envelope(
         soft,
         recipient=(tax_key, tax_cert),
-        trust=TrustContext([no_qscd.certificate]),
+        trust=TrustContext([no_qscd.certificate], crls=[no_qscd.crl()]),
         trusted_lists=[TrustedList("eidas", [no_qscd.certificate])],
     ).report
     assert report.valid and report.level is SignatureLevel.ADVANCED
@@ -83,6 +83,7 @@ def test_cli_open_decides_the_level_from_a_trusted_list_file(tmp_path: Path) -> 
     )
     save_key(tax_key, tmp_path / "tax.key", "pw")
     (tmp_path / "ca.pem").write_bytes(qca.certificate.public_bytes(Encoding.PEM))
+    (tmp_path / "ca.crl").write_bytes(qca.crl().public_bytes(Encoding.PEM))
     (tmp_path / "tl.json").write_text(TrustedList("eidas", [qca.certificate]).to_json())
 
     def open_with(*extra: str) -> dict[str, object]:
@@ -97,6 +98,8 @@ def test_cli_open_decides_the_level_from_a_trusted_list_file(tmp_path: Path) -> 
                 str(tmp_path / "tax.key"),
                 "--trust",
                 str(tmp_path / "ca.pem"),
+                "--crl",
+                str(tmp_path / "ca.crl"),
                 "--json",
                 *extra,
             ],
@@ -195,6 +198,7 @@ def test_post_quantum_story_on_the_command_line(tmp_path: Path) -> None:
             tmp_path / f"{name}.pem",
         )
     (tmp_path / "return.txt").write_bytes(RETURN)
+    esign("crl", "--ca", tmp_path / "ca", "--out", tmp_path / "ca.crl")
     esign(
         "seal",
         tmp_path / "return.txt",
@@ -217,6 +221,8 @@ def test_post_quantum_story_on_the_command_line(tmp_path: Path) -> None:
             tmp_path / "tax.pem",
             "--trust",
             tmp_path / "ca" / "ca.pem",
+            "--crl",
+            tmp_path / "ca.crl",
             "--out",
             tmp_path / "opened.txt",
             "--json",

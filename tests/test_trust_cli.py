@@ -171,7 +171,6 @@ def test_openssl_ocsp_revoked_and_good(
             str(d / "ca.pem"),
             "--ocsp",
             str(good),
-            "--require-revocation",
         ]
     )
     out = capsys.readouterr().out
@@ -194,7 +193,6 @@ def test_openssl_crl_agrees(
                 str(d / "ca.pem"),
                 "--crl",
                 str(crl),
-                "--require-revocation",
                 "--domain",
                 "tax service",
             ]
@@ -230,6 +228,8 @@ def test_esign_pki_domains(
             str(paths["ivanov_cert"]),
             "--trust",
             str(paths["ca"]),
+            "--crl",
+            str(paths["crl"]),
             "--json",
             "--domain",
             "tax service",
@@ -252,7 +252,12 @@ def test_esign_pki_domains(
     )
     payload = json.loads(capsys.readouterr().out)
     assert code == 1 and [e["code"] for e in payload["errors"]] == ["no_path"]
-    code = main(["cert", "verify", str(paths["tax_cert"]), "--trust", str(paths["ca"]), "--json"])
+    code = main(
+        [
+            "cert", "verify", str(paths["tax_cert"]), "--trust", str(paths["ca"]),
+            "--crl", str(paths["crl"]), "--json",
+        ]
+    )  # fmt: skip
     payload = json.loads(capsys.readouterr().out)
     assert code == 1 and [e["code"] for e in payload["errors"]] == ["wrong_usage"]
     assert (
@@ -263,6 +268,8 @@ def test_esign_pki_domains(
                 str(paths["tax_cert"]),
                 "--trust",
                 str(paths["ca"]),
+                "--crl",
+                str(paths["crl"]),
                 "--usage",
                 "encryption",
             ]

@@ -168,8 +168,14 @@ def test_qualified_is_trusted_everywhere_enhanced_only_at_home(
     enhanced = tax_ca.issue(generate_key("ec-p256").public_key(), subject="CN=Ivanov")
     qualified = qualified_ca.issue(generate_key("ec-p256").public_key(), subject="CN=Ivanov Q")
     tl = read_trusted_list(_list(qualified_ca).to_json().encode())
-    national = TrustContext.from_trusted_list(tl)
-    tax_domain = TrustContext([tax_ca.certificate], name="tax service", trusted_lists=[tl])
+    year = datetime.timedelta(days=365)
+    national = TrustContext.from_trusted_list(tl, crls=[qualified_ca.crl(next_update=year)])
+    tax_domain = TrustContext(
+        [tax_ca.certificate],
+        crls=[tax_ca.crl(next_update=year)],
+        name="tax service",
+        trusted_lists=[tl],
+    )
     bank = TrustDomains([national])
     assert bank.validate(qualified, at=LATER).accepted_by == "ru: RU: accredited CAs"
     assert bank.validate(qualified, at=LATER).trusted_list == "RU: accredited CAs"

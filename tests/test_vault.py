@@ -257,6 +257,8 @@ def test_vault_key_opens_an_envelope_sealed_to_its_certificate() -> None:
         envelope = seal(b"return", signer=(signer, signer_cert), recipients=[cert])
         handle = vault.unlock(f"tax-{alg}", "vault password")
         opened = open_envelope(
-            envelope, recipient=(handle, cert), trust=TrustContext([ca.certificate])
+            envelope,
+            recipient=(handle, cert),
+            trust=TrustContext([ca.certificate], crls=[ca.crl()]),
         )
         assert opened.content == b"return" and opened.report.valid, (alg, opened.report.errors)

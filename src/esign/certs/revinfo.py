@@ -200,7 +200,6 @@ class IndexedCrl:
         self.this_update: datetime.datetime = tbs["this_update"].native
         next_update = tbs["next_update"].native
         self.next_update: datetime.datetime | None = next_update
-        self.signature_hash: str = crl["signature_algorithm"].hash_algo
         self._entries: dict[int, RevokedEntry] | None = None
         self._signature_ok: dict[bytes, bool] = {}
         extensions = {ext["extn_id"].native for ext in tbs["crl_extensions"]}
