@@ -36,7 +36,12 @@ from esign.asn1 import (
     KEMRecipientInfo,
 )
 from esign.certs.trust import to_asn1
-from esign.errors import DecryptionError, MalformedInputError, UnsupportedAlgorithmError
+from esign.errors import (
+    DecryptionError,
+    KeyUsageError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
 from esign.keys.algorithms import PrivateKey
 from esign.keys.handle import KeyHandle
 
@@ -75,6 +80,23 @@ class Identity(Protocol):
     def unwrap(self, info: cms.RecipientInfo) -> bytes | None:
         """The CEK if ``info`` is addressed to this identity, None if it is not."""
         ...
+
+
+def require_usage(certificate: x509.Certificate, usage: str) -> None:
+    """Refuse to wrap for a certificate whose key usage forbids it (RFC 5280 §4.2.1.3).
+
+    ``usage`` is ``key_encipherment`` (key transport, KEM) or ``key_agreement`` (ECDH).
+    A certificate without the extension may be used for anything.
+    """
+    try:
+        key_usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not getattr(key_usage, usage):
+        raise KeyUsageError(
+            f"the key usage of {certificate.subject.rfc4514_string()} does not allow "
+            f"{usage.replace('_', ' ')}: it cannot be a recipient"
+        )
 
 
 def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumber:
@@ -135,6 +157,7 @@ class EcdhRecipient:
     certificate: x509.Certificate
 
     def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        require_usage(self.certificate, "key_agreement")
         public = self.certificate.public_key()
         if not isinstance(public, ec.EllipticCurvePublicKey):
             raise UnsupportedAlgorithmError("ECDH recipients need an EC certificate")
@@ -183,6 +206,7 @@ class RsaOaepRecipient:
     certificate: x509.Certificate
 
     def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        require_usage(self.certificate, "key_encipherment")
         public = self.certificate.public_key()
         if not isinstance(public, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError("RSA-OAEP recipients need an RSA certificate")
@@ -260,6 +284,7 @@ class X25519Recipient:
     certificate: x509.Certificate
 
     def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        require_usage(self.certificate, "key_agreement")
         public = self.certificate.public_key()
         if not isinstance(public, x25519.X25519PublicKey):
             raise UnsupportedAlgorithmError("X25519 recipients need an X25519 certificate")
@@ -305,6 +330,7 @@ class MlKemRecipient:
     certificate: x509.Certificate
 
     def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        require_usage(self.certificate, "key_encipherment")
         public = self.certificate.public_key()
         if isinstance(public, mlkem.MLKEM768PublicKey):
             kem = "ml_kem_768"
@@ -427,6 +453,7 @@ class RsaPkcs1v15Recipient:
     certificate: x509.Certificate
 
     def wrap(self, cek: bytes) -> cms.RecipientInfo:
+        require_usage(self.certificate, "key_encipherment")
         public = self.certificate.public_key()
         if not isinstance(public, rsa.RSAPublicKey):
             raise UnsupportedAlgorithmError("RSA recipients need an RSA certificate")

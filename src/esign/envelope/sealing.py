@@ -15,12 +15,13 @@ records changed after signing make opening fail (:class:`RecipientsModifiedError
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import cms
 from cryptography import x509
@@ -43,6 +44,7 @@ from esign.envelope.recipients import (
 from esign.errors import (
     DecryptionError,
     EsignError,
+    KeyMismatchError,
     MalformedInputError,
     NoMatchingRecipientError,
     RecipientsModifiedError,
@@ -88,6 +90,9 @@ class Decrypted:
     plaintext: bytes
     recipient_infos: cms.RecipientInfos
     opened_by: int
+    #: True for AES-GCM (the tag covers the content); False for CBC, where any fault
+    #: found after decryption must look like every other (no padding oracle).
+    authenticated: bool = True
 
 
 def prepare_recipients(
@@ -101,6 +106,17 @@ def prepare_recipients(
     cek = random_cek(cek_bytes * 8)
     infos = cms.RecipientInfos([as_recipient(r).wrap(cek) for r in recipients])
     return cek, infos
+
+
+def check_signer(signer: tuple[object, x509.Certificate]) -> None:
+    """Refuse a signer key that does not belong to its certificate, before any document
+    byte is read (cheap checks first)."""
+    key, certificate = signer
+    public_key = getattr(key, "public_key", None)
+    if public_key is None:
+        raise TypeError(f"a signer key must have public_key(), not {type(key).__name__}")
+    if public_key() != certificate.public_key():
+        raise KeyMismatchError("the private key does not belong to the signer certificate")
 
 
 def binding_attribute(infos: cms.RecipientInfos) -> cms.CMSAttribute:
@@ -220,6 +236,7 @@ def seal(
     or Recipient objects such as :class:`~esign.envelope.recipients.PasswordRecipient`.
     With ``bind_recipients`` (the default) the signature names them (see module doc).
     """
+    check_signer(signer)
     cek, infos = prepare_recipients(recipients)
     attributes = [binding_attribute(infos)] if bind_recipients else []
     signed = sign(
@@ -339,7 +356,7 @@ def decrypt(envelope: bytes, identity: Identity) -> Decrypted:
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS envelope: {exc}") from exc
     plaintext = decrypt_content(name, cek, nonce, ciphertext)
-    return Decrypted(content_type, plaintext, infos, index)
+    return Decrypted(content_type, plaintext, infos, index, name in _GCM_KEY_BYTES)
 
 
 def decrypt_envelope(envelope: bytes, identity: Identity) -> tuple[str, bytes]:
@@ -373,6 +390,32 @@ def open_envelope(
     are in the returned report.
     """
     decrypted = decrypt(envelope, as_identity(recipient))
+    levels: dict[str, Any] = {"trusted_lists": trusted_lists, "jurisdiction": jurisdiction}
+    if decrypted.authenticated:
+        return _open_decrypted(decrypted, trust, at, levels)
+    with uniform_after_decryption():
+        return _open_decrypted(decrypted, trust, at, levels)
+
+
+@contextlib.contextmanager
+def uniform_after_decryption() -> Iterator[None]:
+    """CBC has no MAC: every fault found after the key was unwrapped (padding, parsing,
+    content type, a content that is not signed) becomes the one :class:`DecryptionError`,
+    so a changed ciphertext tells an attacker nothing about its plaintext."""
+    try:
+        yield
+    except DecryptionError:
+        raise DecryptionError() from None
+    except (EsignError, *PARSE_ERRORS):  # type: ignore[misc]
+        raise DecryptionError() from None
+
+
+def _open_decrypted(
+    decrypted: Decrypted,
+    trust: TrustContext,
+    at: datetime.datetime | None,
+    levels: dict[str, Any],
+) -> OpenedEnvelope:
     plaintext = decrypted.plaintext
     if decrypted.content_type == "signed_data":
         # RFC 5652 nesting: the plaintext is a bare SignedData; give it its ContentInfo.
@@ -384,12 +427,12 @@ def open_envelope(
         except PARSE_ERRORS as exc:
             raise MalformedInputError(f"the enveloped SignedData is malformed: {exc}") from exc
     if not _is_attached_signature(plaintext):
+        if not decrypted.authenticated:
+            raise DecryptionError()
         return OpenedEnvelope(content=plaintext, report=_not_signed(), signature=plaintext)
-    report = verify(
-        plaintext, None, trust=trust, at=at, trusted_lists=trusted_lists, jurisdiction=jurisdiction
-    )
-    signer_info = cms.ContentInfo.load(plaintext)["content"]["signer_infos"][0]
-    names = check_binding(signer_info, decrypted.recipient_infos, decrypted.opened_by, report)
+    report = verify(plaintext, None, trust=trust, at=at, **levels)
+    signer_infos = cms.ContentInfo.load(plaintext)["content"]["signer_infos"]
+    names = check_bindings(signer_infos, decrypted.recipient_infos, decrypted.opened_by, report)
     return OpenedEnvelope(
         content=_attached_content(plaintext),
         report=report,
@@ -423,49 +466,57 @@ def describe(entry: IntendedRecipient) -> str:
     return f"password record {entry.chosen.native.hex()[:16]}"
 
 
-def check_binding(
-    signer_info: cms.SignerInfo,
+def check_bindings(
+    signer_infos: cms.SignerInfos,
     infos: cms.RecipientInfos,
     opened_by: int,
     report: VerificationReport,
     infos_der: bytes | None = None,
 ) -> list[str]:
-    """Check the signer's recipient binding against the envelope; return the intended names.
+    """Check every signer's recipient binding against the envelope; return the names bound.
 
-    Only a signature whose value verified can vouch for the binding; without one, the
-    report already says why it is not valid.
+    Each signer speaks for itself: a forwarder who adds his own signature binding the new
+    recipient does not vouch for the original signer, whose binding still names someone
+    else, so the envelope is not valid. ``report`` is the first signer's report, with the
+    others in ``report.cosigners`` (the order of ``signer_infos``). Only a signature whose
+    value verified can vouch for its binding; without one, the report already says why it
+    is not valid.
     """
-    try:
-        binding = read_binding(signer_info)
-    except PARSE_ERRORS as exc:
-        raise MalformedInputError(f"the recipient binding is malformed: {exc}") from exc
-    if binding is None:
-        report.warn(
-            "no_recipient_binding",
-            "the signer did not name the intended recipients: forwarding cannot be detected",
-        )
-        return []
-    names = [describe(entry) for entry in binding["recipients"]]
-    if not report.signature_intact:
-        return names
-    if binding["version"].native != BINDING_VERSION:
-        raise UnsupportedAlgorithmError("unknown recipient binding version")
-    if binding["digest_algorithm"]["algorithm"].native != "sha256":
-        raise UnsupportedAlgorithmError("the recipient binding must use SHA-256")
-    listed = {entry.dump() for entry in binding["recipients"]}
-    mine = [entry.dump() for entry in intended_entries(infos[opened_by])]
-    if not any(entry in listed for entry in mine):
-        report.error(
-            "not_an_intended_recipient",
-            "the signer sealed this document for someone else "
-            f"({'; '.join(names)}): it was re-encrypted and forwarded",
-        )
-        report.finish()
-    elif (
-        hashlib.sha256(infos.dump() if infos_der is None else infos_der).digest()
-        != binding["recipient_infos_digest"].native
-    ):
-        raise RecipientsModifiedError()
+    reports = [report, *report.cosigners]
+    if len(reports) != len(signer_infos):
+        raise MalformedInputError("the report does not match the signers")
+    mine = {entry.dump() for entry in intended_entries(infos[opened_by])}
+    digest = hashlib.sha256(infos.dump() if infos_der is None else infos_der).digest()
+    names: list[str] = []
+    for number, (signer_info, own) in enumerate(zip(signer_infos, reports, strict=True), 1):
+        who = "the signer" if len(reports) == 1 else f"signer {number}"
+        try:
+            binding = read_binding(signer_info)
+        except PARSE_ERRORS as exc:
+            raise MalformedInputError(f"the recipient binding is malformed: {exc}") from exc
+        if binding is None:
+            report.warn(
+                "no_recipient_binding",
+                f"{who} did not name the intended recipients: forwarding cannot be detected",
+            )
+            continue
+        bound = [describe(entry) for entry in binding["recipients"]]
+        names.extend(name for name in bound if name not in names)
+        if not own.signature_intact:
+            continue
+        if binding["version"].native != BINDING_VERSION:
+            raise UnsupportedAlgorithmError("unknown recipient binding version")
+        if binding["digest_algorithm"]["algorithm"].native != "sha256":
+            raise UnsupportedAlgorithmError("the recipient binding must use SHA-256")
+        if not mine & {entry.dump() for entry in binding["recipients"]}:
+            report.error(
+                "not_an_intended_recipient",
+                f"{who} sealed this document for someone else "
+                f"({'; '.join(bound)}): it was re-encrypted and forwarded",
+            )
+        elif digest != binding["recipient_infos_digest"].native:
+            raise RecipientsModifiedError()
+    report.finish()
     return names
 
 

@@ -19,6 +19,7 @@ import datetime
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from asn1crypto import cms, core
@@ -34,6 +35,7 @@ from esign.certs.trusted_list import TrustedList
 from esign.envelope.ber import (
     EOC,
     ChunkSource,
+    Header,
     Reader,
     TruncatedError,
     length_octets,
@@ -50,11 +52,13 @@ from esign.envelope.sealing import (
     _check_enveloped,
     as_identity,
     binding_attribute,
-    check_binding,
+    check_bindings,
+    check_signer,
     content_encryption,
     enveloped_data_version,
     find_cek,
     prepare_recipients,
+    uniform_after_decryption,
 )
 from esign.errors import (
     DecryptionError,
@@ -167,6 +171,7 @@ def seal_stream(
     ``progress`` is called with the number of document bytes read so far.
     """
     certificate = signer[1]
+    check_signer(signer)
     cek, infos = prepare_recipients(recipients)
     name, nonce = content_encryption(cipher)
     algorithm = cms.EncryptionAlgorithm(
@@ -427,7 +432,44 @@ def _open(
         raise UnsupportedAlgorithmError(f"unsupported enveloped content type {content_type}")
     key_bytes = {"aes128": 16, "aes192": 24, "aes256": 32}[name[:6]]
     cek, opened_by = find_cek(infos, identity, key_bytes)
+    if gcm:
+        return _decrypt_and_verify(
+            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by),
+            (info, explicit, enveloped, eci, encrypted), trust, at, progress, levels,
+        )  # fmt: skip
+    with uniform_after_decryption():
+        return _decrypt_and_verify(
+            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by),
+            (info, explicit, enveloped, eci, encrypted), trust, at, progress, levels,
+        )  # fmt: skip
 
+
+@dataclass
+class _Opening:
+    """What the envelope header gave: the content cipher, its key, and the records."""
+
+    name: str
+    cek: bytes
+    nonce: bytes
+    infos: cms.RecipientInfos
+    infos_der: bytes
+    opened_by: int
+
+
+def _decrypt_and_verify(
+    reader: Reader,
+    dst: BinaryIO,
+    opening: _Opening,
+    headers: tuple[Header, Header, Header, Header, Header],
+    trust: TrustContext,
+    at: datetime.datetime | None,
+    progress: Progress | None,
+    levels: dict[str, Any],
+) -> OpenedEnvelope:
+    info, explicit, enveloped, eci, encrypted = headers
+    name, cek, nonce = opening.name, opening.cek, opening.nonce
+    infos, infos_der, opened_by = opening.infos, opening.infos_der, opening.opened_by
+    gcm = name.endswith("_gcm")
     decryptor = _Decryptor(name, cek, nonce)
     done = 0
 
@@ -482,6 +524,8 @@ def _open(
     if leftover:
         raise DecryptionError()
     if inner is None:
+        if not gcm:
+            raise DecryptionError()  # CBC: nothing vouches for an unsigned plaintext
         report = VerificationReport()
         report.error("not_signed", "the envelope holds no attached CMS signature")
         return OpenedEnvelope(content=b"", report=report.finish(), signature=b"")
@@ -490,7 +534,7 @@ def _open(
 
     signed = inner.detached()
     report = verify_digest(signed, inner.digests, trust=trust, at=at, **levels)
-    names = check_binding(signed["signer_infos"][0], infos, opened_by, report, infos_der)
+    names = check_bindings(signed["signer_infos"], infos, opened_by, report, infos_der)
     return OpenedEnvelope(content=b"", report=report, signature=b"", intended_recipients=names)
 
 
