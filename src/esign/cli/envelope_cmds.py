@@ -92,6 +92,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="open a password record instead of using a key",
     )
+    o.add_argument(
+        "--legacy-pkcs1v15",
+        action="store_true",
+        help="also open RSA PKCS#1 v1.5 key transport (gpgsm, old archives); off by default: "
+        "that padding is an oracle risk",
+    )
     o.add_argument("--out", metavar="FILE", help="write the document here (only if valid)")
     add_password_options(o)
     _add_envelope_password_option(o)
@@ -216,7 +222,9 @@ def cmd_open(args: argparse.Namespace) -> int:
     identity: Identity
     if args.key:
         recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
-        identity = LocalIdentity(load_private_key(args.key, args), recipient_cert)
+        identity = LocalIdentity(
+            load_private_key(args.key, args), recipient_cert, args.legacy_pkcs1v15
+        )
     elif args.with_password:
         identity = PasswordIdentity(envelope_password(args))
     else:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, cast
 
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms, core
 from cryptography import x509
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
@@ -432,7 +432,10 @@ class PasswordRecipient:
                         "parameters": {
                             "salt": algos.Pbkdf2Salt(name="specified", value=salt),
                             "iteration_count": self.iterations,
-                            "prf": {"algorithm": "sha256"},
+                            "prf": {
+                                "algorithm": "sha256",
+                                "parameters": core.Null(),
+                            },  # RFC 8018 A.2
                         },
                     },
                     "key_encryption_algorithm": {
@@ -687,7 +690,8 @@ class LocalIdentity:
                 raise DecryptionError() from None
         if algorithm["algorithm"].native != "rsaes_oaep":
             raise UnsupportedAlgorithmError(
-                "RSA key transport other than OAEP (e.g. PKCS#1 v1.5) is refused"
+                "legacy algorithm refused: RSA key transport other than OAEP "
+                "(PKCS#1 v1.5 needs the legacy_pkcs1v15 opt-in)"
             )
         params = algorithm["parameters"]
         hash_name = params["hash_algorithm"]["algorithm"].native

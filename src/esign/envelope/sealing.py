@@ -36,6 +36,7 @@ from esign.certs.trusted_list import TrustedList
 from esign.envelope.recipients import (
     Identity,
     LocalIdentity,
+    PasswordIdentity,
     Recipient,
     as_recipient,
     intended_entries,
@@ -52,7 +53,7 @@ from esign.errors import (
 )
 from esign.keys.algorithms import PrivateKey
 from esign.signing.container import PARSE_ERRORS, load_content_info
-from esign.signing.report import VerificationReport
+from esign.signing.report import Finding, VerificationReport
 from esign.signing.sign import Clock, _utc_now, sign
 from esign.signing.verify import verify
 
@@ -93,6 +94,8 @@ class Decrypted:
     #: True for AES-GCM (the tag covers the content); False for CBC, where any fault
     #: found after decryption must look like every other (no padding oracle).
     authenticated: bool = True
+    #: Tolerated deviations from the standards (they go into the report).
+    warnings: list[Finding] = field(default_factory=list)
 
 
 def prepare_recipients(
@@ -275,9 +278,25 @@ def _check_auth_enveloped(enveloped: cms.AuthEnvelopedData) -> tuple[str, str, b
     return content_info["content_type"].native, name, nonce, ciphertext + tag
 
 
-def _check_enveloped(enveloped: cms.EnvelopedData) -> tuple[str, str, bytes, bytes]:
-    """EnvelopedData (no MAC): check the structure; return (type, alg, iv, ciphertext)."""
-    if enveloped["version"].native != enveloped_data_version(enveloped["recipient_infos"]):
+def _check_enveloped(
+    enveloped: cms.EnvelopedData, warnings: list[Finding]
+) -> tuple[str, str, bytes, bytes]:
+    """EnvelopedData (no MAC): check the structure; return (type, alg, iv, ciphertext).
+
+    Bouncy Castle writes version 0 with a password record where RFC 5652 §6.1 says 3; the
+    version changes nothing in how the rest is read, so that one case is accepted with a
+    warning. Any other mismatch is refused.
+    """
+    version = enveloped["version"].native
+    expected = enveloped_data_version(enveloped["recipient_infos"])
+    if version == "v0" and expected == "v3":
+        warnings.append(
+            Finding(
+                "envelope_version",
+                "EnvelopedData version 0 with a password record (RFC 5652 says 3): accepted",
+            )
+        )
+    elif version != expected:
         raise MalformedInputError("EnvelopedData version does not fit its recipient records")
     if enveloped["originator_info"].native is not None:
         raise UnsupportedAlgorithmError("originatorInfo in an envelope is not supported")
@@ -297,26 +316,54 @@ def _check_enveloped(enveloped: cms.EnvelopedData) -> tuple[str, str, bytes, byt
     return content_info["content_type"].native, name, iv, ciphertext
 
 
-def find_cek(infos: cms.RecipientInfos, identity: Identity, key_bytes: int) -> tuple[bytes, int]:
-    """Let the identity unwrap its record: (CEK, index of the record that opened)."""
+def identity_name(identity: Identity) -> str:
+    """How a report names an identity: its certificate's subject, else its kind."""
+    if identity.certificate is not None:
+        return identity.certificate.subject.rfc4514_string()
+    return "a password" if isinstance(identity, PasswordIdentity) else "a key without certificate"
+
+
+def find_cek(
+    infos: cms.RecipientInfos, identities: Sequence[Identity], key_bytes: int
+) -> tuple[bytes, int]:
+    """The first acceptable record addressed to any identity: (CEK, index of that record).
+
+    A record addressed to an identity that does not unwrap fails hard (one uniform
+    :class:`DecryptionError`); a record whose algorithm an identity refuses (legacy RSA
+    PKCS#1 v1.5) is passed over, so another record for the same key (RSA-OAEP) can open
+    the envelope. When none opens, the error says per identity why.
+    """
     count = len(infos)
     if not 1 <= count <= MAX_RECIPIENTS:
         raise MalformedInputError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients")
-    trial = identity.certificate is None
+    refused: dict[int, list[str]] = {}
+    trial_failed = False
     for index, recipient_info in enumerate(infos):
-        try:
-            cek = identity.unwrap(recipient_info)
-        except DecryptionError:
-            if not trial:
-                raise
-            continue  # trial decryption: a record that fails is someone else's
-        if cek is not None:
-            if len(cek) != key_bytes:
-                raise DecryptionError()
-            return cek, index
-    if trial:
+        for number, identity in enumerate(identities):
+            try:
+                cek = identity.unwrap(recipient_info)
+            except DecryptionError:
+                if identity.certificate is not None:
+                    raise
+                trial_failed = True  # trial decryption: a record that fails is someone else's
+                continue
+            except UnsupportedAlgorithmError as exc:
+                refused.setdefault(number, []).append(str(exc))
+                continue
+            if cek is not None:
+                if len(cek) != key_bytes:
+                    raise DecryptionError()
+                return cek, index
+    if trial_failed:
         raise DecryptionError()
-    raise NoMatchingRecipientError("the envelope is not addressed to this key's certificate")
+    reasons = []
+    for number, identity in enumerate(identities):
+        why = "; ".join(dict.fromkeys(refused[number])) if number in refused else None
+        reasons.append(f"{identity_name(identity)}: {why or 'not addressed to me'}")
+    message = "no record of the envelope opens: " + " | ".join(reasons)
+    if refused:
+        raise UnsupportedAlgorithmError(message)
+    raise NoMatchingRecipientError(message)
 
 
 def decrypt_content(name: str, cek: bytes, nonce: bytes, ciphertext: bytes) -> bytes:
@@ -332,8 +379,10 @@ def decrypt_content(name: str, cek: bytes, nonce: bytes, ciphertext: bytes) -> b
         raise DecryptionError() from None
 
 
-def decrypt(envelope: bytes, identity: Identity) -> Decrypted:
-    """Decrypt an AuthEnvelopedData or EnvelopedData for ``identity``."""
+def decrypt(envelope: bytes, identity: Identity | Sequence[Identity]) -> Decrypted:
+    """Decrypt an AuthEnvelopedData or EnvelopedData for ``identity`` (or any of several)."""
+    identities = [identity] if not isinstance(identity, Sequence) else list(identity)
+    warnings: list[Finding] = []
     info = load_content_info(envelope)
     try:
         kind = info["content_type"].native
@@ -341,7 +390,7 @@ def decrypt(envelope: bytes, identity: Identity) -> Decrypted:
         if kind == "authenticated_enveloped_data":
             content_type, name, nonce, ciphertext = _check_auth_enveloped(enveloped)
         elif kind == "enveloped_data":
-            content_type, name, nonce, ciphertext = _check_enveloped(enveloped)
+            content_type, name, nonce, ciphertext = _check_enveloped(enveloped, warnings)
         else:
             raise MalformedInputError(
                 f"expected CMS AuthEnvelopedData or EnvelopedData, found {kind}"
@@ -350,13 +399,13 @@ def decrypt(envelope: bytes, identity: Identity) -> Decrypted:
             raise UnsupportedAlgorithmError(f"unsupported enveloped content type {content_type}")
         infos = enveloped["recipient_infos"]
         key_bytes = {**_GCM_KEY_BYTES, **_CBC_KEY_BYTES}[name]
-        cek, index = find_cek(infos, identity, key_bytes)
+        cek, index = find_cek(infos, identities, key_bytes)
     except EsignError:
         raise
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS envelope: {exc}") from exc
     plaintext = decrypt_content(name, cek, nonce, ciphertext)
-    return Decrypted(content_type, plaintext, infos, index, name in _GCM_KEY_BYTES)
+    return Decrypted(content_type, plaintext, infos, index, name in _GCM_KEY_BYTES, warnings)
 
 
 def decrypt_envelope(envelope: bytes, identity: Identity) -> tuple[str, bytes]:
@@ -429,8 +478,11 @@ def _open_decrypted(
     if not _is_attached_signature(plaintext):
         if not decrypted.authenticated:
             raise DecryptionError()
-        return OpenedEnvelope(content=plaintext, report=_not_signed(), signature=plaintext)
+        report = _not_signed()
+        report.warnings.extend(decrypted.warnings)
+        return OpenedEnvelope(content=plaintext, report=report, signature=plaintext)
     report = verify(plaintext, None, trust=trust, at=at, **levels)
+    report.warnings.extend(decrypted.warnings)
     signer_infos = cms.ContentInfo.load(plaintext)["content"]["signer_infos"]
     names = check_bindings(signer_infos, decrypted.recipient_infos, decrypted.opened_by, report)
     return OpenedEnvelope(

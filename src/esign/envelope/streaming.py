@@ -69,7 +69,7 @@ from esign.errors import (
 from esign.keys.algorithms import PrivateKey
 from esign.policy import default_digest_for
 from esign.signing.container import PARSE_ERRORS
-from esign.signing.report import VerificationReport
+from esign.signing.report import Finding, VerificationReport
 from esign.signing.sign import Clock, _pyhanko_signer, _utc_now
 from esign.signing.verify import verify
 
@@ -418,6 +418,7 @@ def _open(
         raise MalformedInputError("the envelope has no encrypted content")
 
     # Check the non-content fields with the in-memory checks, on an empty-content stand-in.
+    warnings: list[Finding] = []
     eci_stub = tlv(0x30, content_type_der + algorithm_der + b"\x80\x00")
     if gcm:
         stub = cms.AuthEnvelopedData.load(
@@ -427,19 +428,19 @@ def _open(
     else:
         stub_cbc = cms.EnvelopedData.load(tlv(0x30, version + infos_der + eci_stub))
         stub_cbc["encrypted_content_info"]["encrypted_content"] = bytes(16)
-        content_type, name, nonce, _ = _check_enveloped(stub_cbc)
+        content_type, name, nonce, _ = _check_enveloped(stub_cbc, warnings)
     if content_type != "data":
         raise UnsupportedAlgorithmError(f"unsupported enveloped content type {content_type}")
     key_bytes = {"aes128": 16, "aes192": 24, "aes256": 32}[name[:6]]
-    cek, opened_by = find_cek(infos, identity, key_bytes)
+    cek, opened_by = find_cek(infos, [identity], key_bytes)
     if gcm:
         return _decrypt_and_verify(
-            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by),
+            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by, warnings),
             (info, explicit, enveloped, eci, encrypted), trust, at, progress, levels,
         )  # fmt: skip
     with uniform_after_decryption():
         return _decrypt_and_verify(
-            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by),
+            reader, dst, _Opening(name, cek, nonce, infos, infos_der, opened_by, warnings),
             (info, explicit, enveloped, eci, encrypted), trust, at, progress, levels,
         )  # fmt: skip
 
@@ -454,6 +455,7 @@ class _Opening:
     infos: cms.RecipientInfos
     infos_der: bytes
     opened_by: int
+    warnings: list[Finding]
 
 
 def _decrypt_and_verify(
@@ -526,7 +528,7 @@ def _decrypt_and_verify(
     if inner is None:
         if not gcm:
             raise DecryptionError()  # CBC: nothing vouches for an unsigned plaintext
-        report = VerificationReport()
+        report = VerificationReport(warnings=list(opening.warnings))
         report.error("not_signed", "the envelope holds no attached CMS signature")
         return OpenedEnvelope(content=b"", report=report.finish(), signature=b"")
     if not inner.attached:
@@ -534,6 +536,7 @@ def _decrypt_and_verify(
 
     signed = inner.detached()
     report = verify_digest(signed, inner.digests, trust=trust, at=at, **levels)
+    report.warnings.extend(opening.warnings)
     names = check_bindings(signed["signer_infos"], infos, opened_by, report, infos_der)
     return OpenedEnvelope(content=b"", report=report, signature=b"", intended_recipients=names)
 
