@@ -8,8 +8,9 @@ import pytest
 from asn1crypto import cms
 
 from esign import open_envelope, seal
-from esign.envelope import decrypt_envelope, encrypt_auth_enveloped
-from esign.envelope.recipients import LocalIdentity
+from esign.envelope.reader import decrypt_envelope
+from esign.envelope.recipients import identity_for
+from esign.envelope.writer import encrypt_envelope
 from esign.errors import (
     DecryptionError,
     MalformedInputError,
@@ -82,7 +83,7 @@ def test_untrusted_signer_is_reported_not_hidden(pki: Pki, other_pki: Pki) -> No
 
 
 def test_unsigned_content_is_reported(pki: Pki) -> None:
-    envelope = encrypt_auth_enveloped(b"just bytes", [pki.tax_cert])
+    envelope = encrypt_envelope(b"just bytes", [pki.tax_cert])
     opened = open_envelope(envelope, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
     assert opened.content == b"just bytes"
     assert not opened.report.valid and opened.report.errors[0].code == "not_signed"
@@ -94,14 +95,14 @@ def test_signed_data_is_not_an_envelope(pki: Pki) -> None:
     with pytest.raises(MalformedInputError, match="AuthEnvelopedData"):
         decrypt_envelope(
             sign(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert)),
-            LocalIdentity(pki.tax_key, pki.tax_cert),
+            identity_for(pki.tax_key, pki.tax_cert),
         )
 
 
 def test_ed25519_certificate_cannot_be_a_recipient() -> None:
     other = make_pki(signer_alg="ed25519")
     with pytest.raises(UnsupportedAlgorithmError):
-        encrypt_auth_enveloped(b"x", [other.ivanov_cert])
+        encrypt_envelope(b"x", [other.ivanov_cert])
 
 
 # --- interop with the openssl command line -------------------------------------------------

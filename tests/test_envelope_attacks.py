@@ -16,7 +16,8 @@ from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from esign import open_envelope, open_stream, seal, seal_stream, sign
-from esign.envelope.sealing import _assemble, binding_attribute, prepare_recipients
+from esign.envelope.binding import binding_attribute
+from esign.envelope.writer import encrypt_envelope, prepare_recipients
 from esign.errors import DecryptionError, EsignError
 from esign.keys import generate_key
 
@@ -38,12 +39,12 @@ def _forwarded_with_a_front_signer(pki: Pki, carol: Pki) -> bytes | None:
     original = seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=[pki.tax_cert])
     inner = open_envelope(original, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
     assert inner.report.valid
-    cek, infos = prepare_recipients([carol.tax_cert])
+    prepared = prepare_recipients([carol.tax_cert])
     bobs = sign(
         DOCUMENT,
         signer=(bob_key, bob_cert),
         detached=False,
-        signed_attributes=[binding_attribute(infos)],
+        signed_attributes=[binding_attribute(prepared.infos)],
     )
     ivanovs = cms.ContentInfo.load(inner.signature)["content"]
     bob_signed = cms.ContentInfo.load(bobs)["content"]
@@ -60,7 +61,7 @@ def _forwarded_with_a_front_signer(pki: Pki, carol: Pki) -> bytes | None:
     first = cms.ContentInfo.load(signed)["content"]["signer_infos"][0]
     if first["sid"].chosen["serial_number"].native != bob_cert.serial_number:
         return None
-    return _assemble(signed, cek, infos, "aes-256-gcm", "data")
+    return encrypt_envelope(signed, prepared)
 
 
 @pytest.fixture(scope="module")

@@ -28,15 +28,16 @@ from esign.cli.common import (
     trust_from,
     trusted_lists_from,
 )
+from esign.envelope.reader import open_stream
 from esign.envelope.recipients import (
     Identity,
-    LocalIdentity,
     PasswordIdentity,
     PasswordRecipient,
     Recipient,
+    identity_for,
     recipient_for,
 )
-from esign.envelope.streaming import open_stream, seal_stream
+from esign.envelope.writer import seal_stream
 
 ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 
@@ -222,8 +223,10 @@ def cmd_open(args: argparse.Namespace) -> int:
     identity: Identity
     if args.key:
         recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
-        identity = LocalIdentity(
-            load_private_key(args.key, args), recipient_cert, args.legacy_pkcs1v15
+        identity = identity_for(
+            load_private_key(args.key, args),
+            recipient_cert,
+            legacy_pkcs1v15=args.legacy_pkcs1v15,
         )
     elif args.with_password:
         identity = PasswordIdentity(envelope_password(args))
