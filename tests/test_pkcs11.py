@@ -210,3 +210,28 @@ def test_token_key_opens_an_envelope(token: Pkcs11Token, name: str) -> None:
         damaged = bytearray(envelope)
         damaged[-30] ^= 1
         open_envelope(bytes(damaged), recipient=(key, cert), trust=TrustContext([ca.certificate]))
+
+
+@pytest.mark.parametrize("signer_alg", ["ec-p256", "rsa-3072"])
+def test_token_keys_seal_and_open_streamed(token: Pkcs11Token, signer_alg: str) -> None:
+    """Both ends on the token: the signer signs there while sealing, the recipient's ECDH
+    happens there while opening; nothing leaves the token."""
+    import io
+
+    from esign import open_stream, seal_stream
+
+    ca = CertificateAuthority.create_root("CN=Token Seal CA")
+    signer = token.generate_key(signer_alg, f"seal-signer-{signer_alg}")
+    signer_cert = ca.issue(signer.public_key(), subject="CN=Ivanov", profile="signing")
+    tax = token.generate_key("ec-p256", f"seal-tax-{signer_alg}")
+    tax_cert = ca.issue(tax.public_key(), subject="CN=Tax Service", profile="encryption")
+    out = io.BytesIO()
+    seal_stream(io.BytesIO(DATA), out, signer=(signer, signer_cert), recipients=[tax_cert])
+    dst = io.BytesIO()
+    opened = open_stream(
+        io.BytesIO(out.getvalue()),
+        dst,
+        recipient=(tax, tax_cert),
+        trust=TrustContext([ca.certificate]),
+    )
+    assert dst.getvalue() == DATA and opened.report.valid, opened.report.errors
