@@ -5,6 +5,7 @@ private key. (PKCS#11 on SoftHSM2: tests/test_pkcs11.py.)"""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from esign.keys import LocalKey, generate_key
 from esign.keys.vault import Argon2Params, KeyVault
 
 from .conftest import Pki
+from .test_cli import assert_clean_failure, esign
 
 DOCUMENT = b"Tax return 2026\nIncome: 1 250 000\n"
 FAST = Argon2Params(iterations=1, lanes=1, memory_cost=8 * 1024)
@@ -91,3 +93,39 @@ def test_every_signing_kind_seals_through_a_handle(pki: Pki, alg: str) -> None:
     envelope = seal(DOCUMENT, signer=(LocalKey(key), cert), recipients=[pki.tax_cert])
     opened = open_envelope(envelope, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
     assert opened.report.valid, opened.report.errors
+
+
+# --- the command line: --key vault:FILE#NAME ------------------------------------------------
+
+
+def test_taxpayer_story_with_the_keys_in_a_vault_on_the_command_line(
+    pki: Pki, tmp_path: Path
+) -> None:
+    files = pki.write(tmp_path)
+    vault_file = tmp_path / "service.vault"
+    with KeyVault(vault_file, kdf=FAST) as store:
+        store.import_key("ivanov", pki.ivanov_key, "ivanov pw")
+        store.import_key("tax", pki.tax_key, "tax pw")
+    (tmp_path / "return.txt").write_bytes(DOCUMENT)
+    sealed = esign(
+        "seal", tmp_path / "return.txt", "--key", f"vault:{vault_file}#ivanov",
+        "--cert", files["ivanov_cert"], "--to", files["tax_cert"], "--out", tmp_path / "e.p7m",
+        env={"ESIGN_PASSWORD": "ivanov pw"},
+    )  # fmt: skip
+    assert sealed.returncode == 0, sealed.stderr
+    opened = esign(
+        "open", tmp_path / "e.p7m", "--key", f"vault:{vault_file}#tax",
+        "--cert", files["tax_cert"], "--trust", files["ca"], "--out", tmp_path / "out.txt",
+        env={"ESIGN_PASSWORD": "tax pw"},
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert (tmp_path / "out.txt").read_bytes() == DOCUMENT
+    wrong = esign(
+        "open", tmp_path / "e.p7m", "--key", f"vault:{vault_file}#tax",
+        "--trust", files["ca"], env={"ESIGN_PASSWORD": "not it"},
+    )  # fmt: skip
+    assert_clean_failure(wrong, 2)
+    assert "password" in wrong.stderr
+    for bad in (f"vault:{vault_file}", f"vault:{tmp_path / 'missing'}#tax"):
+        result = esign("open", tmp_path / "e.p7m", "--key", bad, "--trust", files["ca"])
+        assert_clean_failure(result, 2)
