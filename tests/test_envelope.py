@@ -185,3 +185,43 @@ def test_openssl_rsa_pkcs1v15_key_transport_is_refused(openssl: str, tmp_path: P
     assert encrypted.returncode == 0, encrypted.stderr
     with pytest.raises(UnsupportedAlgorithmError, match=r"PKCS#1 v1\.5"):
         open_envelope(encrypted.stdout, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
+
+
+# --- several identities ---------------------------------------------------------------------
+
+
+def test_several_identities_the_one_addressed_opens(pki: Pki, other_pki: Pki) -> None:
+    from esign.envelope import PasswordIdentity
+
+    envelope = seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=[pki.tax_cert])
+    identities = [
+        PasswordIdentity(b"not this"),
+        (other_pki.tax_key, other_pki.tax_cert),
+        (pki.tax_key, pki.tax_cert),
+    ]
+    opened = open_envelope(envelope, recipient=identities, trust=pki.trust)  # type: ignore[arg-type]
+    assert opened.content == DOCUMENT and opened.report.valid
+
+
+def test_when_no_identity_opens_each_says_why(pki: Pki, other_pki: Pki) -> None:
+    from esign.envelope.recipients import RsaPkcs1v15Recipient
+
+    rsa = make_pki(recipient_alg="rsa-3072")
+    envelope = seal(
+        DOCUMENT,
+        signer=(pki.ivanov_key, pki.ivanov_cert),
+        recipients=[RsaPkcs1v15Recipient(rsa.tax_cert)],
+    )
+    identities = [(rsa.tax_key, rsa.tax_cert), (other_pki.tax_key, other_pki.tax_cert)]
+    with pytest.raises(UnsupportedAlgorithmError) as refused:
+        open_envelope(envelope, recipient=identities, trust=pki.trust)  # type: ignore[arg-type]
+    reasons = str(refused.value).split(" | ")
+    assert len(reasons) == 2
+    assert "legacy algorithm refused" in reasons[0]
+    assert reasons[1].endswith("not addressed to me")
+    with pytest.raises(NoMatchingRecipientError, match="not addressed to me"):
+        open_envelope(
+            envelope, recipient=[(other_pki.tax_key, other_pki.tax_cert)], trust=pki.trust
+        )
+    legacy = identity_for(rsa.tax_key, rsa.tax_cert, legacy_pkcs1v15=True)
+    assert open_envelope(envelope, recipient=legacy, trust=pki.trust).report.valid
