@@ -413,10 +413,22 @@ def open_stream(
     returns; even then, trust it only if ``report.valid``.
     """
     levels = _Levels(trust, at, list(trusted_lists), jurisdiction)
-    envelope: _Envelope = _parsing(_Envelope, src, as_identities(recipient), progress)
+    opened = _open(src, dst, as_identities(recipient), levels, progress)
+    opened.signature = b""
+    return opened
+
+
+def _open(
+    src: BinaryIO,
+    dst: BinaryIO,
+    identities: list[Identity],
+    levels: _Levels,
+    progress: Progress | None,
+) -> OpenedEnvelope:
+    """Read the header and find the key, then the rest: for CBC, uniformly."""
+    envelope: _Envelope = _parsing(_Envelope, src, identities, progress)
     with uniform_after_decryption(envelope.gcm):
         opened: OpenedEnvelope = _parsing(_open_signed, envelope, dst, levels)
-    opened.signature = b""
     return opened
 
 
@@ -433,10 +445,7 @@ def open_envelope(
     ``signature`` the attached SignedData (DER), as it was inside."""
     levels = _Levels(trust, at, list(trusted_lists), jurisdiction)
     dst = io.BytesIO()
-    source = io.BytesIO(unarmor(envelope))
-    reading: _Envelope = _parsing(_Envelope, source, as_identities(recipient), None)
-    with uniform_after_decryption(reading.gcm):
-        opened: OpenedEnvelope = _parsing(_open_signed, reading, dst, levels)
+    opened = _open(io.BytesIO(unarmor(envelope)), dst, as_identities(recipient), levels, None)
     opened.content = dst.getvalue()
     if opened.signature:
         signed = cms.SignedData.load(opened.signature)
