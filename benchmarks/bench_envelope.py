@@ -35,7 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from esign.certs import TrustContext
-from esign.envelope.streaming import open_stream, seal_stream
+from esign.envelope import open_stream, seal_stream
 
 def rss(field):
     for line in Path("/proc/self/status").read_text().splitlines():

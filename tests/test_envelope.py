@@ -8,8 +8,9 @@ import pytest
 from asn1crypto import cms
 
 from esign import open_envelope, seal
-from esign.envelope import decrypt_envelope, encrypt_auth_enveloped
-from esign.envelope.recipients import LocalIdentity
+from esign.envelope.reader import decrypt_envelope
+from esign.envelope.recipients import identity_for
+from esign.envelope.writer import encrypt_envelope
 from esign.errors import (
     DecryptionError,
     MalformedInputError,
@@ -82,7 +83,7 @@ def test_untrusted_signer_is_reported_not_hidden(pki: Pki, other_pki: Pki) -> No
 
 
 def test_unsigned_content_is_reported(pki: Pki) -> None:
-    envelope = encrypt_auth_enveloped(b"just bytes", [pki.tax_cert])
+    envelope = encrypt_envelope(b"just bytes", [pki.tax_cert])
     opened = open_envelope(envelope, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
     assert opened.content == b"just bytes"
     assert not opened.report.valid and opened.report.errors[0].code == "not_signed"
@@ -94,14 +95,14 @@ def test_signed_data_is_not_an_envelope(pki: Pki) -> None:
     with pytest.raises(MalformedInputError, match="AuthEnvelopedData"):
         decrypt_envelope(
             sign(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert)),
-            LocalIdentity(pki.tax_key, pki.tax_cert),
+            identity_for(pki.tax_key, pki.tax_cert),
         )
 
 
 def test_ed25519_certificate_cannot_be_a_recipient() -> None:
     other = make_pki(signer_alg="ed25519")
     with pytest.raises(UnsupportedAlgorithmError):
-        encrypt_auth_enveloped(b"x", [other.ivanov_cert])
+        encrypt_envelope(b"x", [other.ivanov_cert])
 
 
 # --- interop with the openssl command line -------------------------------------------------
@@ -184,3 +185,55 @@ def test_openssl_rsa_pkcs1v15_key_transport_is_refused(openssl: str, tmp_path: P
     assert encrypted.returncode == 0, encrypted.stderr
     with pytest.raises(UnsupportedAlgorithmError, match=r"PKCS#1 v1\.5"):
         open_envelope(encrypted.stdout, recipient=(pki.tax_key, pki.tax_cert), trust=pki.trust)
+
+
+# --- several identities ---------------------------------------------------------------------
+
+
+def test_several_identities_the_one_addressed_opens(pki: Pki, other_pki: Pki) -> None:
+    from esign.envelope import PasswordIdentity
+
+    envelope = seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=[pki.tax_cert])
+    identities = [
+        PasswordIdentity(b"not this"),
+        (other_pki.tax_key, other_pki.tax_cert),
+        (pki.tax_key, pki.tax_cert),
+    ]
+    opened = open_envelope(envelope, recipient=identities, trust=pki.trust)  # type: ignore[arg-type]
+    assert opened.content == DOCUMENT and opened.report.valid
+
+
+def test_when_no_identity_opens_each_says_why(pki: Pki, other_pki: Pki) -> None:
+    from esign.envelope.recipients import RsaPkcs1v15Recipient
+
+    rsa = make_pki(recipient_alg="rsa-3072")
+    envelope = seal(
+        DOCUMENT,
+        signer=(pki.ivanov_key, pki.ivanov_cert),
+        recipients=[RsaPkcs1v15Recipient(rsa.tax_cert)],
+    )
+    identities = [(rsa.tax_key, rsa.tax_cert), (other_pki.tax_key, other_pki.tax_cert)]
+    with pytest.raises(UnsupportedAlgorithmError) as refused:
+        open_envelope(envelope, recipient=identities, trust=pki.trust)  # type: ignore[arg-type]
+    reasons = str(refused.value).split(" | ")
+    assert len(reasons) == 2
+    assert "legacy algorithm refused" in reasons[0]
+    assert reasons[1].endswith("not addressed to me")
+    with pytest.raises(NoMatchingRecipientError, match="not addressed to me"):
+        open_envelope(
+            envelope, recipient=[(other_pki.tax_key, other_pki.tax_cert)], trust=pki.trust
+        )
+    legacy = identity_for(rsa.tax_key, rsa.tax_cert, legacy_pkcs1v15=True)
+    assert open_envelope(envelope, recipient=legacy, trust=pki.trust).report.valid
+
+
+def test_docs_envelope_examples_run() -> None:
+    """The Python examples of docs/envelope.md run, in order, as written."""
+    import re
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "envelope.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 4
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)  # our own docs, run as written

@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from esign import open_envelope, seal
 from esign.asn1 import KEMRecipientInfo
-from esign.envelope import decrypt_envelope
+from esign.envelope.reader import decrypt_envelope
 from esign.envelope.recipients import (
-    LocalIdentity,
     PasswordIdentity,
     PasswordRecipient,
     RsaPkcs1v15Recipient,
+    identity_for,
 )
-from esign.envelope.sealing import encrypt_envelope
+from esign.envelope.writer import encrypt_envelope
 from esign.errors import (
     DecryptionError,
     EsignError,
@@ -78,8 +78,8 @@ def test_every_recipient_kind_in_one_envelope_opens_for_each(pki: Pki, everyone:
     envelope = seal(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), recipients=recipients)
     kinds = [ri.name for ri in cms.ContentInfo.load(envelope)["content"]["recipient_infos"]]
     assert sorted(kinds) == ["kari", "kari", "kari", "ktri", "ori", "ori", "pwri"]
-    identities = [LocalIdentity(key, cert) for key, cert in everyone]  # type: ignore[arg-type]
-    identities.append(LocalIdentity(everyone[3][0], None))  # X25519 by trial decryption
+    identities = [identity_for(key, cert) for key, cert in everyone]  # type: ignore[arg-type]
+    identities.append(identity_for(everyone[3][0], None))  # X25519 by trial decryption
     for identity in [*identities, PasswordIdentity(b"correct horse")]:
         opened = open_envelope(envelope, recipient=identity, trust=pki.trust)
         assert opened.content == DOCUMENT
@@ -174,7 +174,7 @@ def test_change_inside_another_recipients_record_is_detected(pki: Pki, other_pki
         recipients=[pki.tax_cert, other_pki.tax_cert],
     )
     info = cms.ContentInfo.load(envelope)
-    theirs = LocalIdentity(other_pki.tax_key, other_pki.tax_cert)
+    theirs = identity_for(other_pki.tax_key, other_pki.tax_cert)
     records = info["content"]["recipient_infos"]
     other_record = next(r for r in records if theirs.unwrap(r) is not None).dump()
     start = envelope.index(other_record)
@@ -265,7 +265,7 @@ def test_esign_opens_openssl_cbc_envelopes(
         input=DOCUMENT,
     )
     assert enc.returncode == 0, enc.stderr
-    assert decrypt_envelope(enc.stdout, LocalIdentity(pki.tax_key, pki.tax_cert)) == (
+    assert decrypt_envelope(enc.stdout, identity_for(pki.tax_key, pki.tax_cert)) == (
         "data",
         DOCUMENT,
     )
@@ -366,8 +366,8 @@ def test_esign_reads_cryptography_pkcs7_enveloped_data_only_when_asked() -> None
         .encrypt(Encoding.DER, [pkcs7.PKCS7Options.Binary])
     )
     with pytest.raises(UnsupportedAlgorithmError):
-        decrypt_envelope(envelope, LocalIdentity(pki.tax_key, pki.tax_cert))
-    legacy = LocalIdentity(pki.tax_key, pki.tax_cert, legacy_pkcs1v15=True)
+        decrypt_envelope(envelope, identity_for(pki.tax_key, pki.tax_cert))
+    legacy = identity_for(pki.tax_key, pki.tax_cert, legacy_pkcs1v15=True)
     assert decrypt_envelope(envelope, legacy) == ("data", DOCUMENT)
 
 
@@ -424,7 +424,7 @@ def test_key_handles_open_envelopes_through_their_operations(pki: Pki, everyone:
     used = set()
     for key, cert in everyone:
         handle = _Handle(key)
-        opened = open_envelope(envelope, recipient=LocalIdentity(handle, cert), trust=pki.trust)
+        opened = open_envelope(envelope, recipient=identity_for(handle, cert), trust=pki.trust)
         assert opened.content == DOCUMENT and opened.report.valid
         used.update(handle.calls)
     assert used == {"decrypt", "exchange", "decapsulate"}

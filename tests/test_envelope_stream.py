@@ -10,9 +10,9 @@ import pytest
 
 from esign import open_envelope, seal
 from esign.envelope.ber import TruncatedError
+from esign.envelope.reader import open_stream
 from esign.envelope.recipients import PasswordIdentity, PasswordRecipient
-from esign.envelope.sealing import encrypt_envelope
-from esign.envelope.streaming import CHUNK, open_stream, seal_stream
+from esign.envelope.writer import CHUNK, encrypt_envelope, seal_stream
 from esign.errors import DecryptionError, EsignError, RecipientsModifiedError
 
 from .conftest import Pki, make_pki, openssl_decrypt_verify, run
@@ -98,14 +98,14 @@ def test_stream_detects_forwarding(pki: Pki, other_pki: Pki) -> None:
 def test_stream_detects_a_change_in_another_record(pki: Pki, other_pki: Pki) -> None:
     from asn1crypto import cms
 
-    from esign.envelope.recipients import LocalIdentity
+    from esign.envelope.recipients import identity_for
 
     envelope = seal(
         b"doc",
         signer=(pki.ivanov_key, pki.ivanov_cert),
         recipients=[pki.tax_cert, other_pki.tax_cert],
     )
-    theirs = LocalIdentity(other_pki.tax_key, other_pki.tax_cert)
+    theirs = identity_for(other_pki.tax_key, other_pki.tax_cert)
     records = cms.ContentInfo.load(envelope)["content"]["recipient_infos"]
     record = next(r for r in records if theirs.unwrap(r) is not None).dump()
     changed = bytearray(envelope)

@@ -211,3 +211,70 @@ def test_token_key_opens_an_envelope(token: Pkcs11Token, name: str) -> None:
         damaged = bytearray(envelope)
         damaged[-30] ^= 1
         open_envelope(bytes(damaged), recipient=(key, cert), trust=TrustContext([ca.certificate]))
+
+
+@pytest.mark.parametrize("signer_alg", ["ec-p256", "rsa-3072"])
+def test_token_keys_seal_and_open_streamed(token: Pkcs11Token, signer_alg: str) -> None:
+    """Both ends on the token: the signer signs there while sealing, the recipient's ECDH
+    happens there while opening; nothing leaves the token."""
+    import io
+
+    from esign import open_stream, seal_stream
+
+    ca = CertificateAuthority.create_root("CN=Token Seal CA")
+    signer = token.generate_key(signer_alg, f"seal-signer-{signer_alg}")
+    signer_cert = ca.issue(signer.public_key(), subject="CN=Ivanov", profile="signing")
+    tax = token.generate_key("ec-p256", f"seal-tax-{signer_alg}")
+    tax_cert = ca.issue(tax.public_key(), subject="CN=Tax Service", profile="encryption")
+    out = io.BytesIO()
+    seal_stream(io.BytesIO(DATA), out, signer=(signer, signer_cert), recipients=[tax_cert])
+    dst = io.BytesIO()
+    opened = open_stream(
+        io.BytesIO(out.getvalue()),
+        dst,
+        recipient=(tax, tax_cert),
+        trust=TrustContext([ca.certificate]),
+    )
+    assert dst.getvalue() == DATA and opened.report.valid, opened.report.errors
+
+
+def test_command_line_names_token_keys_by_pkcs11_uri(
+    token: Pkcs11Token, softhsm: str, tmp_path: Path
+) -> None:
+    """``--key pkcs11:token=...;object=...``: PIN from $ESIGN_PASSWORD, or in the URI."""
+    from .test_cli import assert_clean_failure, esign
+
+    ca = CertificateAuthority.create_root("CN=Token CLI CA")
+    signer = token.generate_key("ec-p256", "cli-signer")
+    tax = token.generate_key("ec-p384", "cli-tax")
+    pem = serialization.Encoding.PEM
+    for name, cert in (
+        ("ca", ca.certificate),
+        ("signer", ca.issue(signer.public_key(), subject="CN=Ivanov", profile="signing")),
+        ("tax", ca.issue(tax.public_key(), subject="CN=Tax", profile="encryption")),
+    ):
+        (tmp_path / f"{name}.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "doc").write_bytes(DATA)
+    sealed = esign(
+        "seal", tmp_path / "doc", "--key", f"pkcs11:token={LABEL};object=cli-signer",
+        "--cert", tmp_path / "signer.pem", "--to", tmp_path / "tax.pem",
+        "--out", tmp_path / "e.p7m", env={"ESIGN_PASSWORD": PIN},
+    )  # fmt: skip
+    assert sealed.returncode == 0, sealed.stderr
+    uri = f"pkcs11:token={LABEL};object=cli-tax?pin-value={PIN}&module-path={softhsm}"
+    opened = esign(
+        "open", tmp_path / "e.p7m", "--key", uri, "--cert", tmp_path / "tax.pem",
+        "--trust", tmp_path / "ca.pem", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert (tmp_path / "out").read_bytes() == DATA
+    for bad_key, pin in (
+        (f"pkcs11:token={LABEL};object=cli-tax", "0000"),  # wrong PIN
+        (f"pkcs11:token={LABEL};object=nothing-here", PIN),  # no such key
+        ("pkcs11:object=cli-tax", PIN),  # no token named
+    ):
+        result = esign(
+            "open", tmp_path / "e.p7m", "--key", bad_key, "--trust", tmp_path / "ca.pem",
+            env={"ESIGN_PASSWORD": pin},
+        )  # fmt: skip
+        assert_clean_failure(result, 2)

@@ -118,19 +118,19 @@ def _pool() -> list[tuple[object, object]]:
     """(what to seal for, how to open) for every recipient kind, under PKI's CA."""
     from cryptography.hazmat.primitives.asymmetric import mlkem
 
-    from esign.envelope.recipients import LocalIdentity, PasswordIdentity, PasswordRecipient
+    from esign.envelope.recipients import PasswordIdentity, PasswordRecipient, identity_for
     from esign.keys import generate_key
 
     from .test_envelope_recipients import kem_certificate
 
-    pool: list[tuple[object, object]] = [(PKI.tax_cert, LocalIdentity(PKI.tax_key, PKI.tax_cert))]
+    pool: list[tuple[object, object]] = [(PKI.tax_cert, identity_for(PKI.tax_key, PKI.tax_cert))]
     for alg in ("rsa-3072", "ec-p384", "x25519"):
         key = generate_key(alg)
         cert = PKI.ca.issue(key.public_key(), subject=f"CN={alg}", profile="encryption")
-        pool.append((cert, LocalIdentity(key, cert)))
+        pool.append((cert, identity_for(key, cert)))
     kem_key = mlkem.MLKEM768PrivateKey.generate()
     kem_cert = kem_certificate(PKI, kem_key)
-    pool.append((kem_cert, LocalIdentity(kem_key, kem_cert)))
+    pool.append((kem_cert, identity_for(kem_key, kem_cert)))
     pool.append((PasswordRecipient(b"pass phrase", 1000), PasswordIdentity(b"pass phrase")))
     return pool
 
@@ -148,7 +148,8 @@ def test_seal_then_open_returns_the_exact_document(
 ) -> None:
     import io
 
-    from esign.envelope.streaming import open_stream, seal_stream
+    from esign.envelope.reader import open_stream
+    from esign.envelope.writer import seal_stream
 
     recipients = [POOL[i][0] for i in chosen]
     signer = (PKI.ivanov_key, PKI.ivanov_cert)
@@ -182,7 +183,7 @@ def test_any_change_to_a_multi_recipient_envelope_fails_for_every_recipient(
     """Also changes inside *another* recipient's record: the signed binding pins them all."""
     import io
 
-    from esign.envelope.streaming import open_stream
+    from esign.envelope.reader import open_stream
 
     changed = mutation.apply(MULTI)
     assert changed != MULTI
@@ -197,7 +198,7 @@ def test_any_change_to_a_multi_recipient_envelope_fails_for_every_recipient(
 @given(document=st.binary(max_size=1024), chosen=recipient_sets, target=st.integers(0, 5))
 def test_a_forwarded_envelope_is_detected(document: bytes, chosen: list[int], target: int) -> None:
     """A recipient re-encrypts the signed document to someone the signer did not name."""
-    from esign.envelope.sealing import encrypt_envelope
+    from esign.envelope.writer import encrypt_envelope
 
     envelope = seal(
         document,

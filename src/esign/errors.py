@@ -88,6 +88,19 @@ class CertificateProfileError(EsignError):
     code = "profile"
 
 
+class KeyUsageError(CertificateProfileError, ValueError):
+    """A certificate's key usage forbids what it is asked to do (e.g. encrypt to a
+    signing-only certificate). Also a ``ValueError``: the caller chose the wrong one."""
+
+    code = "key_usage"
+
+
+class KeyMismatchError(EsignError, ValueError):
+    """A private key (or key handle) does not belong to the certificate given with it."""
+
+    code = "key_mismatch"
+
+
 class RecipientsModifiedError(DecryptionError):
     """The envelope's recipient records differ from those its signer bound.
 

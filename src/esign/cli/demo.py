@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from esign.certs.authority import CertificateAuthority
 from esign.certs.trust import TrustContext
-from esign.envelope.sealing import encrypt_auth_enveloped, open_envelope
+from esign.envelope.reader import open_envelope
+from esign.envelope.writer import encrypt_envelope
 from esign.errors import EsignError
 from esign.keys.algorithms import generate_key
 from esign.keys.storage import load_key, save_key
@@ -73,7 +74,7 @@ def run(workdir: Path) -> int:
     print(f"    return.p7s: {len(signed)} bytes")
 
     _step(4, "sealed: the signed return is encrypted to the tax service (AES-256-GCM, ECDH)")
-    envelope = encrypt_auth_enveloped(signed, [tax_cert])
+    envelope = encrypt_envelope(signed, [tax_cert])
     (workdir / "return.p7m").write_bytes(envelope)
     print(f"    return.p7m: {len(envelope)} bytes (CMS AuthEnvelopedData)")
 

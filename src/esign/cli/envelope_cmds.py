@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from esign.cli.common import (
     EXIT_INVALID,
@@ -22,21 +22,22 @@ from esign.cli.common import (
     certificate_from,
     certificates_from,
     emit,
-    load_private_key,
     parse_time,
     read_file,
     trust_from,
     trusted_lists_from,
 )
+from esign.cli.keyref import open_key
+from esign.envelope.reader import open_stream
 from esign.envelope.recipients import (
     Identity,
-    LocalIdentity,
     PasswordIdentity,
     PasswordRecipient,
     Recipient,
+    identity_for,
     recipient_for,
 )
-from esign.envelope.streaming import open_stream, seal_stream
+from esign.envelope.writer import seal_stream
 
 ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 
@@ -44,7 +45,12 @@ ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = subparsers.add_parser("seal", help="sign a file, then encrypt it to recipients")
     s.add_argument("file", metavar="FILE")
-    s.add_argument("--key", required=True, metavar="FILE", help="signer private key")
+    s.add_argument(
+        "--key",
+        required=True,
+        metavar="KEY",
+        help="signer private key: a FILE, a pkcs11: URI (RFC 7512) or vault:FILE#NAME",
+    )
     s.add_argument("--cert", required=True, metavar="FILE", help="signer certificate")
     s.add_argument(
         "--chain",
@@ -80,7 +86,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     o = subparsers.add_parser("open", help="decrypt an envelope, then verify its signature")
     o.add_argument("envelope", metavar="ENVELOPE")
-    o.add_argument("--key", metavar="FILE", help="recipient private key")
+    o.add_argument(
+        "--key",
+        metavar="KEY",
+        help="recipient private key: a FILE, a pkcs11: URI (RFC 7512) or vault:FILE#NAME",
+    )
     o.add_argument(
         "--cert",
         dest="recipient_cert",
@@ -91,6 +101,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--with-password",
         action="store_true",
         help="open a password record instead of using a key",
+    )
+    o.add_argument(
+        "--legacy-pkcs1v15",
+        action="store_true",
+        help="also open RSA PKCS#1 v1.5 key transport (gpgsm, old archives); off by default: "
+        "that padding is an oracle risk",
     )
     o.add_argument("--out", metavar="FILE", help="write the document here (only if valid)")
     add_password_options(o)
@@ -190,7 +206,11 @@ def _open_input(path: str) -> BinaryIO:
 def cmd_seal(args: argparse.Namespace) -> int:
     if not args.to and not args.to_password:
         raise UsageError("give at least one recipient: --to CERT or --to-password")
-    key = load_private_key(args.key, args)
+    with contextlib.ExitStack() as keys:
+        return _seal(args, open_key(args.key, args, keys))
+
+
+def _seal(args: argparse.Namespace, key: Any) -> int:
     recipients: list[Recipient] = [recipient_for(c) for c in certificates_from(args.to)]
     if args.to_password:
         recipients.append(PasswordRecipient(envelope_password(args)))
@@ -213,14 +233,20 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    identity: Identity
-    if args.key:
-        recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
-        identity = LocalIdentity(load_private_key(args.key, args), recipient_cert)
-    elif args.with_password:
-        identity = PasswordIdentity(envelope_password(args))
-    else:
-        raise UsageError("give --key FILE (a recipient key) or --with-password")
+    with contextlib.ExitStack() as keys:
+        identity: Identity
+        if args.key:
+            cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
+            key = open_key(args.key, args, keys)
+            identity = identity_for(key, cert, legacy_pkcs1v15=args.legacy_pkcs1v15)
+        elif args.with_password:
+            identity = PasswordIdentity(envelope_password(args))
+        else:
+            raise UsageError("give --key KEY (a recipient key) or --with-password")
+        return _open(args, identity)
+
+
+def _open(args: argparse.Namespace, identity: Identity) -> int:
     trust = trust_from(args)
     with _open_input(args.envelope) as src, _output(args.out) as (dst, commit):
         size = os.fstat(src.fileno()).st_size

@@ -1,51 +1,34 @@
 """Envelopes: sign-then-encrypt (``seal``) and decrypt-then-verify (``open_envelope``).
 
-Recipients (who an envelope is for) and identities (what can open one) follow age's split;
-``seal_stream`` / ``open_stream`` do the same for files of any size in bounded memory.
+One pipeline: :mod:`.writer` and :mod:`.reader` stream; ``seal`` / ``open_envelope`` are
+the same over bytes. Recipients (who an envelope is for) and identities (what can open
+one) follow age's split, one module per kind in :mod:`.recipients`. Lower layers —
+:mod:`.cipher` (content encryption), :mod:`.binding` (recipient binding), :mod:`.ber`
+(streaming framing), ``writer.encrypt_envelope`` / ``reader.decrypt_envelope`` (no
+signature) — are for tests and special needs, not everyday use.
 """
 
+from esign.envelope.reader import OpenedEnvelope, open_envelope, open_stream
 from esign.envelope.recipients import (
-    EcdhRecipient,
     Identity,
-    LocalIdentity,
-    MlKemRecipient,
     PasswordIdentity,
     PasswordRecipient,
     Recipient,
-    RsaOaepRecipient,
-    RsaPkcs1v15Recipient,
-    X25519Recipient,
+    identity_for,
     recipient_for,
 )
-from esign.envelope.sealing import (
-    OpenedEnvelope,
-    decrypt_envelope,
-    encrypt_auth_enveloped,
-    encrypt_envelope,
-    open_envelope,
-    seal,
-)
-from esign.envelope.streaming import open_stream, seal_stream, verify_digest
+from esign.envelope.writer import seal, seal_stream
 
 __all__ = [
-    "EcdhRecipient",
     "Identity",
-    "LocalIdentity",
-    "MlKemRecipient",
     "OpenedEnvelope",
     "PasswordIdentity",
     "PasswordRecipient",
     "Recipient",
-    "RsaOaepRecipient",
-    "RsaPkcs1v15Recipient",
-    "X25519Recipient",
-    "decrypt_envelope",
-    "encrypt_auth_enveloped",
-    "encrypt_envelope",
+    "identity_for",
     "open_envelope",
     "open_stream",
     "recipient_for",
     "seal",
     "seal_stream",
-    "verify_digest",
 ]

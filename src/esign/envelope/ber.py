@@ -231,3 +231,66 @@ def open_indefinite(tag: int) -> bytes:
 
 
 Sink = Callable[[bytes], object]
+
+
+class BerFraming:
+    """Writes as it goes: indefinite lengths and chunked strings (``openssl -stream``)."""
+
+    def __init__(self, write: Sink) -> None:
+        self._write = write
+
+    def open(self, tag: int) -> None:
+        """Start a constructed value."""
+        self._write(open_indefinite(tag))
+
+    def close(self) -> None:
+        self._write(EOC)
+
+    def raw(self, encoded: bytes) -> None:
+        """A whole element, already encoded (asn1crypto's DER)."""
+        self._write(encoded)
+
+    def open_string(self, tag: int) -> None:
+        """Start an OCTET STRING-like value (``tag`` is its primitive form) given in pieces."""
+        self._write(open_indefinite(tag | 0x20))
+
+    def piece(self, data: bytes) -> None:
+        if data:
+            self._write(b"\x04" + length_octets(len(data)))
+            self._write(data)  # no copy of large pieces
+
+    def close_string(self) -> None:
+        self._write(EOC)
+
+
+class DerFraming(BerFraming):
+    """The same calls, written as DER: each value is held until it closes (in memory)."""
+
+    def __init__(self, write: Sink) -> None:
+        super().__init__(write)
+        self._stack: list[tuple[int, list[bytes]]] = []
+
+    def _add(self, encoded: bytes) -> None:
+        if self._stack:
+            self._stack[-1][1].append(encoded)
+        else:
+            self._write(encoded)
+
+    def open(self, tag: int) -> None:
+        self._stack.append((tag, []))
+
+    def close(self) -> None:
+        tag, parts = self._stack.pop()
+        self._add(tlv(tag, b"".join(parts)))
+
+    def raw(self, encoded: bytes) -> None:
+        self._add(encoded)
+
+    def open_string(self, tag: int) -> None:
+        self.open(tag)
+
+    def piece(self, data: bytes) -> None:
+        self._stack[-1][1].append(data)
+
+    def close_string(self) -> None:
+        self.close()
