@@ -41,7 +41,17 @@ def test_password_recipient_round_trip(files: dict[str, Path], tmp_path: Path) -
     assert sealed.stderr == ""  # no progress bar when stderr is not a terminal
     out = tmp_path / "doc.out"
     opened = esign(
-        "open", envelope, "--with-password", "--trust", files["ca"], "--out", out, "--json", env=env
+        "open",
+        envelope,
+        "--with-password",
+        "--trust",
+        files["ca"],
+        "--crl",
+        files["crl"],
+        "--out",
+        out,
+        "--json",
+        env=env,
     )
     assert opened.returncode == 0, opened.stderr
     assert out.read_bytes() == DOCUMENT
@@ -52,6 +62,8 @@ def test_password_recipient_round_trip(files: dict[str, Path], tmp_path: Path) -
         "--with-password",
         "--trust",
         files["ca"],
+        "--crl",
+        files["crl"],
         "--out",
         out,
         env={"ESIGN_ENVELOPE_PASSWORD": "guess"},
@@ -112,6 +124,8 @@ def test_forwarded_envelope_exits_1_with_the_reason(
         other["tax_key"],
         "--trust",
         files["ca"],
+        "--crl",
+        files["crl"],
         "--out",
         out,
         "--json",
@@ -161,6 +175,8 @@ def test_truncated_envelope_exits_2(files: dict[str, Path], tmp_path: Path) -> N
     assert esign(*seal_args(files, envelope, "--to", files["tax_cert"])).returncode == 0
     cut = tmp_path / "cut.p7m"
     cut.write_bytes(envelope.read_bytes()[:-30])
-    result = esign("open", cut, "--key", files["tax_key"], "--trust", files["ca"])
+    result = esign(
+        "open", cut, "--key", files["tax_key"], "--trust", files["ca"], "--crl", files["crl"]
+    )
     assert_clean_failure(result, 2)
     assert "truncated" in result.stderr

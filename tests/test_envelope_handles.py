@@ -115,17 +115,20 @@ def test_taxpayer_story_with_the_keys_in_a_vault_on_the_command_line(
     assert sealed.returncode == 0, sealed.stderr
     opened = esign(
         "open", tmp_path / "e.p7m", "--key", f"vault:{vault_file}#tax",
-        "--cert", files["tax_cert"], "--trust", files["ca"], "--out", tmp_path / "out.txt",
+        "--cert", files["tax_cert"], "--trust", files["ca"], "--crl", files["crl"],
+        "--out", tmp_path / "out.txt",
         env={"ESIGN_PASSWORD": "tax pw"},
     )  # fmt: skip
     assert opened.returncode == 0, opened.stderr
     assert (tmp_path / "out.txt").read_bytes() == DOCUMENT
     wrong = esign(
         "open", tmp_path / "e.p7m", "--key", f"vault:{vault_file}#tax",
-        "--trust", files["ca"], env={"ESIGN_PASSWORD": "not it"},
+        "--trust", files["ca"], "--crl", files["crl"], env={"ESIGN_PASSWORD": "not it"},
     )  # fmt: skip
     assert_clean_failure(wrong, 2)
     assert "password" in wrong.stderr
     for bad in (f"vault:{vault_file}", f"vault:{tmp_path / 'missing'}#tax"):
-        result = esign("open", tmp_path / "e.p7m", "--key", bad, "--trust", files["ca"])
+        result = esign(
+            "open", tmp_path / "e.p7m", "--key", bad, "--trust", files["ca"], "--crl", files["crl"]
+        )
         assert_clean_failure(result, 2)

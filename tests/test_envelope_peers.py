@@ -96,7 +96,8 @@ def test_esign_opens_a_bouncy_castle_password_envelope_with_version_0(
         assert "envelope_version" in [w.code for w in opened.report.warnings]
     files = pki.write(tmp_path)
     result = esign(
-        "open", tmp_path / "e.p7m", "--with-password", "--trust", files["ca"], "--json",
+        "open", tmp_path / "e.p7m", "--with-password",
+        "--trust", files["ca"], "--crl", files["crl"], "--json",
         env={"ESIGN_ENVELOPE_PASSWORD": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -134,7 +135,7 @@ def test_openssl_envelope_with_a_legacy_and_an_oaep_record_opens_via_oaep(
     assert streamed.report.valid
     result = esign(
         "open", tmp_path / "e.p7m", "--key", files["tax_key"], "--cert", files["tax_cert"],
-        "--trust", files["ca"],
+        "--trust", files["ca"], "--crl", files["crl"],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
 
@@ -180,7 +181,7 @@ def test_gpgsm_envelope_opens_with_the_command_line_opt_in(
     assert records[0].chosen["key_encryption_algorithm"]["algorithm"].native == "rsaes_pkcs1v15"
     base = [
         "open", tmp_path / "e.p7m", "--key", files["tax_key"], "--cert", files["tax_cert"],
-        "--trust", files["ca"],
+        "--trust", files["ca"], "--crl", files["crl"],
     ]  # fmt: skip
     refused = esign(*base)
     assert refused.returncode == 2 and "legacy algorithm refused" in refused.stderr

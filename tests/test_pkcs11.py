@@ -233,7 +233,7 @@ def test_token_keys_seal_and_open_streamed(token: Pkcs11Token, signer_alg: str) 
         io.BytesIO(out.getvalue()),
         dst,
         recipient=(tax, tax_cert),
-        trust=TrustContext([ca.certificate]),
+        trust=TrustContext([ca.certificate], crls=[ca.crl()]),
     )
     assert dst.getvalue() == DATA and opened.report.valid, opened.report.errors
 
@@ -254,6 +254,7 @@ def test_command_line_names_token_keys_by_pkcs11_uri(
         ("tax", ca.issue(tax.public_key(), subject="CN=Tax", profile="encryption")),
     ):
         (tmp_path / f"{name}.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "ca.crl").write_bytes(ca.crl().public_bytes(pem))
     (tmp_path / "doc").write_bytes(DATA)
     sealed = esign(
         "seal", tmp_path / "doc", "--key", f"pkcs11:token={LABEL};object=cli-signer",
@@ -264,7 +265,7 @@ def test_command_line_names_token_keys_by_pkcs11_uri(
     uri = f"pkcs11:token={LABEL};object=cli-tax?pin-value={PIN}&module-path={softhsm}"
     opened = esign(
         "open", tmp_path / "e.p7m", "--key", uri, "--cert", tmp_path / "tax.pem",
-        "--trust", tmp_path / "ca.pem", "--out", tmp_path / "out",
+        "--trust", tmp_path / "ca.pem", "--crl", tmp_path / "ca.crl", "--out", tmp_path / "out",
     )  # fmt: skip
     assert opened.returncode == 0, opened.stderr
     assert (tmp_path / "out").read_bytes() == DATA
