@@ -88,6 +88,13 @@ class CertificateProfileError(EsignError):
     code = "profile"
 
 
+class KeyUsageError(EsignError):
+    """A certificate's key usage does not allow what was asked of it (signing with a
+    certificate whose key usage allows no signature)."""
+
+    code = "key_usage"
+
+
 class RecipientsModifiedError(DecryptionError):
     """The envelope's recipient records differ from those its signer bound.
 
