@@ -13,15 +13,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from esign.certs.authority import CertificateAuthority
-from esign.certs.trust import TrustContext
-from esign.envelope.sealing import encrypt_auth_enveloped, open_envelope
 from esign.errors import EsignError
-from esign.keys.algorithms import generate_key
-from esign.keys.storage import load_key, save_key
-from esign.signing.sign import sign
 
 TAX_RETURN = (
     b"Tax return 2026\nTaxpayer: Ivan Ivanov, INN 500100732259\n"
@@ -40,6 +32,16 @@ def _step(number: int, text: str) -> None:
 
 
 def run(workdir: Path) -> int:
+    # The whole library, imported when the demo runs (not for every ``esign`` command).
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from esign.certs.authority import CertificateAuthority
+    from esign.certs.trust import TrustContext
+    from esign.envelope.sealing import encrypt_auth_enveloped, open_envelope
+    from esign.keys.algorithms import generate_key
+    from esign.keys.storage import load_key, save_key
+    from esign.signing.sign import sign
+
     workdir.mkdir(parents=True, exist_ok=True)
     # The keys' password: $ESIGN_PASSWORD if set (so the files can be reused with the other
     # commands), else a fresh random one. Never printed.

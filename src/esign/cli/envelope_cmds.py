@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from esign.cli.common import (
     EXIT_INVALID,
@@ -28,15 +28,9 @@ from esign.cli.common import (
     trust_from,
     trusted_lists_from,
 )
-from esign.envelope.recipients import (
-    Identity,
-    LocalIdentity,
-    PasswordIdentity,
-    PasswordRecipient,
-    Recipient,
-    recipient_for,
-)
-from esign.envelope.streaming import open_stream, seal_stream
+
+if TYPE_CHECKING:  # the envelope code is imported by the command that runs
+    from esign.envelope.recipients import Identity, Recipient
 
 ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 
@@ -190,6 +184,9 @@ def _open_input(path: str) -> BinaryIO:
 def cmd_seal(args: argparse.Namespace) -> int:
     if not args.to and not args.to_password:
         raise UsageError("give at least one recipient: --to CERT or --to-password")
+    from esign.envelope.recipients import PasswordRecipient, recipient_for
+    from esign.envelope.streaming import seal_stream
+
     key = load_private_key(args.key, args)
     recipients: list[Recipient] = [recipient_for(c) for c in certificates_from(args.to)]
     if args.to_password:
@@ -213,6 +210,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from esign.envelope.recipients import LocalIdentity, PasswordIdentity
+    from esign.envelope.streaming import open_stream
+
     identity: Identity
     if args.key:
         recipient_cert = certificate_from(args.recipient_cert) if args.recipient_cert else None
