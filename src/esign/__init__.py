@@ -7,7 +7,7 @@ and reports), ``esign.envelope`` (sign-then-encrypt).
 
 from typing import TYPE_CHECKING
 
-from esign._lazy import lazy_exports
+from esign._lazy import defer_package_init, lazy_exports
 from esign.errors import (
     DecryptionError,
     EsignError,
@@ -20,6 +20,11 @@ from esign.errors import (
     UntrustedCertificateError,
     WrongPasswordError,
 )
+
+# pyHanko's package __init__s import its PDF signer and aiohttp; esign reads only some of
+# their submodules, so those __init__s run only if one of their own names is used.
+defer_package_init("pyhanko.sign")
+defer_package_init("pyhanko.sign.validation")
 
 if TYPE_CHECKING:
     from esign.certs import CertificateAuthority, TrustContext
