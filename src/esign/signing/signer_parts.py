@@ -86,6 +86,18 @@ def attribute(oid_der: bytes, *values: bytes) -> bytes:
     return tlv(0x30, oid_der + set_of(values))
 
 
+_UTC_TIME_PREFIX = attribute(_OID_SIGNING_TIME, tlv(0x17, bytes(13)))[:-13]
+
+
+def signing_time_attribute(moment: datetime.datetime) -> bytes:
+    """The signing-time attribute (its common UTCTime form without re-encoding headers)."""
+    if moment.tzinfo is not None:
+        utc = moment.astimezone(datetime.timezone.utc)
+        if 1950 <= utc.year < 2050:
+            return _UTC_TIME_PREFIX + utc.strftime("%y%m%d%H%M%SZ").encode()
+    return attribute(_OID_SIGNING_TIME, signing_time(moment))
+
+
 def signing_time(moment: datetime.datetime) -> bytes:
     """The signing-time value: UTCTime for 1950-2049, GeneralizedTime otherwise (RFC 5652
     §11.3)."""
@@ -109,8 +121,12 @@ class SignerParts:
     protection_attribute: bytes  # CMS algorithm protection (RFC 6211)
     signing_certificate_attribute: bytes  # ESS signing-certificate-v2 (RFC 5035)
     certificates: bytes  # DER [0] IMPLICIT CertificateSet
+    digest_algorithms: bytes  # DER SET OF the one digest algorithm
     scheme: str  # "ecdsa", "rsa-pss", "pure"
     pss_salt: int  # RSA-PSS salt length for in-memory keys (0 otherwise)
+    local: bool  # parts for an in-memory ``cryptography`` key (else a key handle)
+    digest_size: int
+    message_digest_prefix: bytes  # the message-digest attribute up to the digest value
 
     def hasher(self) -> Any:
         """A fresh hashlib object for the signer's digest."""
@@ -129,9 +145,13 @@ class SignerParts:
         ``content_type`` is the DER content-type OID (empty: id-data; ``None``: no
         content-type attribute, as in a counter-signature).
         """
+        if len(message_digest) == self.digest_size:
+            digest_attribute = self.message_digest_prefix + message_digest
+        else:
+            digest_attribute = attribute(_OID_MESSAGE_DIGEST, tlv(0x04, message_digest))
         parts = [
-            attribute(_OID_MESSAGE_DIGEST, tlv(0x04, message_digest)),
-            attribute(_OID_SIGNING_TIME, signing_time(moment)),
+            digest_attribute,
+            signing_time_attribute(moment),
             self.protection_attribute,
             self.signing_certificate_attribute,
             *extra,
@@ -144,13 +164,19 @@ class SignerParts:
 
     def sign(self, key: SigningKey, message: bytes) -> bytes:
         """The signature value over ``message`` in the form CMS carries."""
-        if self.scheme == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(message, ec.ECDSA(_HASHES[self.digest]()))
-        if self.scheme == "pure" and isinstance(key, (ed25519.Ed25519PrivateKey, *MLDSA_KEYS)):
-            return key.sign(message)
-        if self.scheme == "rsa-pss" and isinstance(key, rsa.RSAPrivateKey):
-            hash_ = _HASHES[self.digest]()
-            return key.sign(message, padding.PSS(padding.MGF1(hash_), self.pss_salt), hash_)
+        if self.local:  # an in-memory key whose public half is the certificate's
+            local: Any = key
+            signature: bytes
+            if self.scheme == "ecdsa":
+                signature = local.sign(message, ec.ECDSA(_HASHES[self.digest]()))
+            elif self.scheme == "pure":
+                signature = local.sign(message)
+            else:
+                hash_ = _HASHES[self.digest]()
+                signature = local.sign(
+                    message, padding.PSS(padding.MGF1(hash_), self.pss_salt), hash_
+                )
+            return signature
         if isinstance(key, KeyHandle):
             scheme = "rsa-pss" if self.scheme == "rsa-pss" else None
             return key.sign(message, digest=self.digest, scheme=scheme)
@@ -185,11 +211,7 @@ class SignerParts:
         else:
             version, encap = _VERSION_1, tlv(0x30, _OID_DATA + tlv(0xA0, tlv(0x04, content)))
         signed_data = (
-            version
-            + tlv(0x31, self.digest_algorithm)
-            + encap
-            + self.certificates
-            + tlv(0x31, signer_info)
+            version + self.digest_algorithms + encap + self.certificates + tlv(0x31, signer_info)
         )
         return tlv(0x30, _OID_SIGNED_DATA + tlv(0xA0, tlv(0x30, signed_data)))
 
@@ -217,7 +239,7 @@ def check_key(key: SigningKey, certificate: x509.Certificate) -> SigningKey:
     to ``certificate``."""
     if isinstance(key, LocalKey):
         key = key.private_key
-    elif not isinstance(key, LOCAL_SIGNING_KEYS) and not isinstance(key, KeyHandle):
+    elif not is_local(key) and not isinstance(key, KeyHandle):
         raise UnsupportedAlgorithmError(f"unsupported key type {type(key).__name__}")
     try:
         matches = key.public_key() == certificate.public_key()
@@ -226,6 +248,19 @@ def check_key(key: SigningKey, certificate: x509.Certificate) -> SigningKey:
     if not matches:
         raise EsignError("the private key does not belong to the signer certificate")
     return key
+
+
+_LOCAL_TYPES: dict[type, bool] = {}
+
+
+def is_local(key: object) -> bool:
+    """Whether ``key`` is an in-memory ``cryptography`` signing key (answered once per
+    type: ``isinstance`` against cryptography's abstract classes is slow)."""
+    kind = type(key)
+    local = _LOCAL_TYPES.get(kind)
+    if local is None:
+        local = _LOCAL_TYPES[kind] = isinstance(key, LOCAL_SIGNING_KEYS)
+    return local
 
 
 _CACHE: OrderedDict[tuple[Any, ...], SignerParts] = OrderedDict()
@@ -238,7 +273,7 @@ def signer_parts(
 ) -> SignerParts:
     """The cached parts for signing with ``key`` (already checked against
     ``certificate``)."""
-    local = isinstance(key, LOCAL_SIGNING_KEYS)
+    local = is_local(key)
     cache_key = (certificate, tuple(chain), local)
     parts = _CACHE.get(cache_key)
     if parts is None:
@@ -335,8 +370,14 @@ def _build(
         protection_attribute=_simple_attribute("cms_algorithm_protection", protection),
         signing_certificate_attribute=_simple_attribute("signing_certificate_v2", ess),
         certificates=set_of(list(encoded), tag=0xA0),
+        digest_algorithms=tlv(0x31, digest_algorithm.dump()),
         scheme=scheme,
         pss_salt=salt,
+        local=local,
+        digest_size=hashlib.new(digest).digest_size,
+        message_digest_prefix=attribute(
+            _OID_MESSAGE_DIGEST, tlv(0x04, bytes(hashlib.new(digest).digest_size))
+        )[: -hashlib.new(digest).digest_size],
     )
 
 
