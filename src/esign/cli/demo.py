@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import tempfile
 from pathlib import Path
 
 from esign.errors import EsignError
@@ -45,6 +43,8 @@ def run(workdir: Path) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     # The keys' password: $ESIGN_PASSWORD if set (so the files can be reused with the other
     # commands), else a fresh random one. Never printed.
+    import secrets
+
     password = os.environ.get("ESIGN_PASSWORD") or secrets.token_urlsafe(16)
 
     _step(1, "keys: generating EC P-256 keys for Ivanov and for the tax service")
@@ -108,5 +108,7 @@ def run(workdir: Path) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.workdir:
         return run(Path(args.workdir))
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="esign-demo-") as tmp:
         return run(Path(tmp))

@@ -7,7 +7,6 @@ import contextlib
 import getpass
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -150,6 +149,8 @@ def _output(path: str | None) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
         with open(os.devnull, "wb") as sink:
             yield sink, lambda: None
         return
+    import tempfile
+
     target = Path(path)
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by commit or finally
