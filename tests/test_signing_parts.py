@@ -262,3 +262,24 @@ def test_keys_doc_example_signs_with_a_vault_handle() -> None:
     block = re.search(r"```python\n(.*?)```", section, re.S)
     assert block is not None
     exec(compile(block.group(1), "docs/keys.md", "exec"), {})  # our own docs, as written
+
+
+@pytest.mark.parametrize("detached", [True, False])
+def test_other_content_types_as_pyhanko_writes_them(pki: dict[str, Any], detached: bool) -> None:
+    """Content of another type than id-data (a simple-signature statement): a v3 SignedData
+    whose content-type attribute names that type, field by field as pyHanko's signer."""
+    from asn1crypto import core
+
+    key, cert = pki["signers"]["ed25519"]
+    content = cms.EncapsulatedContentInfo(
+        {"content_type": "1.2.643.100.999", "content": core.ParsableOctetString(b"statement")}
+    )
+    ours = sign(content, signer=(key, cert), detached=detached, clock=lambda: WHEN)  # type: ignore[arg-type]
+    settings = PdfCMSSignedAttributes(signing_time=WHEN)
+    reference = run_sync(
+        _pyhanko_signer(key, cert, ()).async_sign_general_data(
+            content, "sha512", detached=detached, signed_attr_settings=settings
+        )
+    ).dump()
+    assert ours == reference  # Ed25519 is deterministic: the very same bytes
+    assert cms.ContentInfo.load(ours)["content"]["version"].native == "v3"
