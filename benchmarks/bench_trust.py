@@ -24,16 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from asn1crypto import x509 as asn1_x509
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors
+from asn1crypto import x509 as asn1_x509  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
+from pyhanko_certvalidator import CertificateValidator, ValidationContext, errors  # noqa: E402
 
-from esign._sync import run_sync
-from esign.certs import CertificateAuthority
-from esign.certs.trust import TrustContext
+from esign._sync import run_sync  # noqa: E402
+from esign.certs import CertificateAuthority  # noqa: E402
+from esign.certs.trust import TrustContext  # noqa: E402
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 1, 1, tzinfo=UTC)
