@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from esign import verify
+from esign import sign, verify
 from esign._sync import run_sync
 from esign.certs import CertificateAuthority, TrustContext
 from esign.errors import (
@@ -30,6 +30,7 @@ from esign.errors import (
 from esign.keys import KeyHandle, Pkcs11Key, Pkcs11Token, generate_key
 from esign.keys.cms_signer import HandleSigner
 from esign.keys.pkcs11_token import SOFTHSM2_LIBRARY
+from esign.signing.sign import countersign
 
 from .conftest import run
 
@@ -150,6 +151,32 @@ def test_token_key_signs_cms_that_esign_and_openssl_verify(
         HandleSigner(key, cert).async_sign_general_data(DATA, "sha256", detached=True)
     ).dump()
     assert verify(der, DATA, trust=TrustContext([ca.certificate], crls=[ca.crl()])).valid
+    (tmp_path / "s.p7s").write_bytes(der)
+    (tmp_path / "d").write_bytes(DATA)
+    (tmp_path / "ca.pem").write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+    result = run(
+        openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "s.p7s",
+        "-content", tmp_path / "d", "-CAfile", tmp_path / "ca.pem", "-purpose", "any",
+        "-out", "/dev/null",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["ec-p256", "rsa-3072", "ed25519"])
+def test_esign_sign_takes_a_token_key(
+    token: Pkcs11Token, openssl: str, tmp_path: Path, name: str
+) -> None:
+    """``esign.sign`` with a token key: the private key never leaves the token."""
+    ca = CertificateAuthority.create_root("CN=Token Test CA")
+    key = token.generate_key(name, f"esign-sign-{name}")
+    cert = ca.issue(key.public_key(), subject="CN=Ivan Ivanov", profile="signing")
+    der = sign(DATA, signer=(key, cert))
+    trust = TrustContext([ca.certificate])
+    assert verify(der, DATA, trust=trust).valid
+    assert not verify(der, DATA + b"!", trust=trust).valid
+    assert verify(countersign(der, signer=(key, cert)), DATA, trust=trust).valid
+    if name == "ed25519":  # openssl 3.0 refuses Ed25519 with a SHA-512 message digest
+        return
     (tmp_path / "s.p7s").write_bytes(der)
     (tmp_path / "d").write_bytes(DATA)
     (tmp_path / "ca.pem").write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))

@@ -11,7 +11,7 @@ from asn1crypto import cms
 
 from esign import SignatureLevel, sign, verify
 from esign.certs import CertificateAuthority, TrustContext
-from esign.errors import EsignError, MalformedInputError
+from esign.errors import EsignError, KeyUsageError, MalformedInputError
 from esign.keys import generate_key
 
 from .conftest import Pki, make_pki, run
@@ -97,8 +97,17 @@ def test_expired_signer_certificate(pki: Pki) -> None:
 
 def test_encryption_certificate_cannot_sign_validly(pki: Pki) -> None:
     # The tax service's keyAgreement-only certificate carries an EC key that *can* sign,
-    # but its certificate does not allow digitalSignature: trust must refuse it.
-    sig = sign(DOCUMENT, signer=(pki.tax_key, pki.tax_cert))
+    # but its certificate does not allow digitalSignature: sign refuses it at once ...
+    with pytest.raises(KeyUsageError):
+        sign(DOCUMENT, signer=(pki.tax_key, pki.tax_cert))
+    # ... and trust refuses such a signature made by another tool (pyHanko's signer).
+    from esign._sync import run_sync
+    from esign.signing.sign import _pyhanko_signer
+
+    made = _pyhanko_signer(pki.tax_key, pki.tax_cert, ()).async_sign_general_data(
+        DOCUMENT, "sha256", detached=True
+    )
+    sig = run_sync(made).dump()
     report = verify(sig, DOCUMENT, trust=pki.trust)
     assert not report.valid and "wrong_usage" in {e.code for e in report.errors}
 

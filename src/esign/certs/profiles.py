@@ -32,7 +32,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, rsa, x25519
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyhanko.sign.ades import qualified_asn1
 
 from esign.asn1 import SIMPLE_ATTESTATION_EKU_OID
 from esign.certs import qualified as q
@@ -217,6 +216,9 @@ def _raw(oid: x509.ObjectIdentifier, der: bytes) -> x509.UnrecognizedExtension:
 
 def _qc_statements(settings: QualifiedSettings) -> x509.UnrecognizedExtension:
     """The RFC 3739 qcStatements extension with the EN 319 412-5 statements."""
+    # pyhanko.sign.* imports all of pyHanko's signing stack: only when a QC is made.
+    from pyhanko.sign.ades import qualified_asn1
+
     if not settings.pds:
         raise CertificateProfileError(
             "a qualified eIDAS certificate needs QcPDS: give QualifiedSettings(pds=((url, lang),))"

@@ -13,7 +13,6 @@ from asn1crypto import core
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pyhanko.sign.ades import qualified_asn1
 
 from esign.asn1 import SIMPLE_ATTESTATION_EKU_OID
 from esign.certs import qualified as q
@@ -59,6 +58,8 @@ def _ext(certificate: x509.Certificate, kind: type[Any]) -> Any:
 
 def qc_statements(certificate: x509.Certificate) -> list[dict[str, Any]]:
     """The EN 319 412-5 statements of a certificate (empty if it has none)."""
+    from pyhanko.sign.ades import qualified_asn1  # the whole pyhanko.sign stack: only here
+
     try:
         raw = certificate.extensions.get_extension_for_oid(q.QC_STATEMENTS_EXTENSION).value
     except x509.ExtensionNotFound:

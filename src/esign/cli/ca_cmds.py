@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.certs.authority import CertificateAuthority
-from esign.certs.csr import parse_public_key
 from esign.certs.profiles import PROFILES, IssuerSignTool, QualifiedSettings
 from esign.certs.qualified import POLICY_NAMES_REVERSE, QC_TYPE_NAMES, RU_CLASS_NAMES
 from esign.certs.registry import REVOCATION_REASONS
-from esign.certs.summary import describe, render
 from esign.cli.common import (
     EXIT_VALID,
     UsageError,
@@ -35,6 +32,9 @@ from esign.cli.common import (
     read_file,
     write_file,
 )
+
+if TYPE_CHECKING:  # the CA itself is imported by the commands that use it
+    from esign.certs.authority import CertificateAuthority
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -184,6 +184,8 @@ def _register_show(sub: SubParsers) -> None:
 
 
 def _open_ca(folder: str, args: argparse.Namespace) -> CertificateAuthority:
+    from esign.certs.authority import CertificateAuthority
+
     return CertificateAuthority.open_folder(
         folder, password=password_from(args, "CA key password: ")
     )
@@ -214,6 +216,8 @@ def _qualified_settings(args: argparse.Namespace) -> QualifiedSettings | None:
 
 
 def cmd_ca_init(args: argparse.Namespace) -> int:
+    from esign.certs.authority import CertificateAuthority
+
     password = password_from(args, "new CA key password: ")
     parent = None
     if args.parent:
@@ -239,6 +243,8 @@ def cmd_ca_init(args: argparse.Namespace) -> int:
 def _subject_key(args: argparse.Namespace) -> tuple[bytes | None, Any]:
     if args.csr:
         return read_file(args.csr, limit=1 << 20), None
+    from esign.certs.csr import parse_public_key
+
     return None, parse_public_key(read_file(args.public_key, limit=1 << 20))
 
 
@@ -313,6 +319,8 @@ def cmd_reissue(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from esign.certs.summary import describe, render
+
     summary = describe(certificate_from(args.file))
     emit(summary, render(summary), args.json)
     return EXIT_VALID

@@ -9,16 +9,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
-from esign.certs.loading import load_certificate, load_certificates
-from esign.certs.trust import TrustContext
-from esign.certs.trusted_list import TrustedList
 from esign.errors import EsignError, PasswordRequiredError
-from esign.keys.algorithms import PrivateKey
-from esign.keys.storage import MAX_KEY_FILE, parse_key
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    from cryptography import x509
+
+    from esign.certs.trust import TrustContext
+    from esign.certs.trusted_list import TrustedList
+    from esign.keys.algorithms import PrivateKey
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -77,6 +77,8 @@ def password_from(args: argparse.Namespace, prompt: str = "key password: ") -> b
 
 def load_private_key(path: str, args: argparse.Namespace) -> PrivateKey:
     """Load a PEM/DER key, asking for a password only if the key is encrypted."""
+    from esign.keys.storage import MAX_KEY_FILE, parse_key
+
     data = read_file(path, limit=MAX_KEY_FILE)
     try:
         return parse_key(data, None)
@@ -85,6 +87,8 @@ def load_private_key(path: str, args: argparse.Namespace) -> PrivateKey:
 
 
 def certificates_from(paths: list[str] | None) -> list[x509.Certificate]:
+    from esign.certs.loading import load_certificates
+
     found: list[x509.Certificate] = []
     for path in paths or []:
         found.extend(load_certificates(path))
@@ -92,6 +96,8 @@ def certificates_from(paths: list[str] | None) -> list[x509.Certificate]:
 
 
 def certificate_from(path: str) -> x509.Certificate:
+    from esign.certs.loading import load_certificate
+
     return load_certificate(path)
 
 
@@ -176,6 +182,7 @@ def add_revocation_options(parser: argparse.ArgumentParser) -> None:
 
 def trust_from(args: argparse.Namespace) -> TrustContext:
     from esign.certs.revinfo import parse_crl, parse_ocsp_response
+    from esign.certs.trust import TrustContext
 
     crls = [parse_crl(read_file(p, limit=MAX_INPUT_FILE)) for p in args.crl or []]
     ocsps = [

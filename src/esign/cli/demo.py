@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import tempfile
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
-from esign.certs.authority import CertificateAuthority
-from esign.certs.trust import TrustContext
-from esign.envelope.reader import open_envelope
-from esign.envelope.writer import encrypt_envelope
 from esign.errors import EsignError
-from esign.keys.algorithms import generate_key
-from esign.keys.storage import load_key, save_key
-from esign.signing.sign import sign
 
 TAX_RETURN = (
     b"Tax return 2026\nTaxpayer: Ivan Ivanov, INN 500100732259\n"
@@ -41,9 +30,21 @@ def _step(number: int, text: str) -> None:
 
 
 def run(workdir: Path) -> int:
+    # The whole library, imported when the demo runs (not for every ``esign`` command).
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from esign.certs.authority import CertificateAuthority
+    from esign.certs.trust import TrustContext
+    from esign.envelope import open_envelope, seal
+    from esign.keys.algorithms import generate_key
+    from esign.keys.storage import load_key, save_key
+    from esign.signing.sign import sign
+
     workdir.mkdir(parents=True, exist_ok=True)
     # The keys' password: $ESIGN_PASSWORD if set (so the files can be reused with the other
     # commands), else a fresh random one. Never printed.
+    import secrets
+
     password = os.environ.get("ESIGN_PASSWORD") or secrets.token_urlsafe(16)
 
     _step(1, "keys: generating EC P-256 keys for Ivanov and for the tax service")
@@ -74,7 +75,8 @@ def run(workdir: Path) -> int:
     print(f"    return.p7s: {len(signed)} bytes")
 
     _step(4, "sealed: the signed return is encrypted to the tax service (AES-256-GCM, ECDH)")
-    envelope = encrypt_envelope(signed, [tax_cert])
+    # the same sealing as `esign seal`: signed, with the intended recipients bound inside
+    envelope = seal(TAX_RETURN, signer=(ivanov_key, ivanov_cert), recipients=[tax_cert])
     (workdir / "return.p7m").write_bytes(envelope)
     print(f"    return.p7m: {len(envelope)} bytes (CMS AuthEnvelopedData)")
 
@@ -109,5 +111,7 @@ def run(workdir: Path) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.workdir:
         return run(Path(args.workdir))
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="esign-demo-") as tmp:
         return run(Path(tmp))

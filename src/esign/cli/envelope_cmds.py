@@ -7,10 +7,9 @@ import contextlib
 import getpass
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from esign.cli.common import (
     EXIT_INVALID,
@@ -27,17 +26,9 @@ from esign.cli.common import (
     trust_from,
     trusted_lists_from,
 )
-from esign.cli.keyref import open_key
-from esign.envelope.reader import open_stream
-from esign.envelope.recipients import (
-    Identity,
-    PasswordIdentity,
-    PasswordRecipient,
-    Recipient,
-    identity_for,
-    recipient_for,
-)
-from esign.envelope.writer import seal_stream
+
+if TYPE_CHECKING:  # the envelope code is imported by the command that runs
+    from esign.envelope.recipients import Identity, Recipient
 
 ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 
@@ -172,6 +163,8 @@ def _output(path: str | None) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
         with open(os.devnull, "wb") as sink:
             yield sink, lambda: None
         return
+    import tempfile
+
     target = Path(path)
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by commit or finally
@@ -206,11 +199,16 @@ def _open_input(path: str) -> BinaryIO:
 def cmd_seal(args: argparse.Namespace) -> int:
     if not args.to and not args.to_password:
         raise UsageError("give at least one recipient: --to CERT or --to-password")
+    from esign.cli.keyref import open_key
+
     with contextlib.ExitStack() as keys:
         return _seal(args, open_key(args.key, args, keys))
 
 
 def _seal(args: argparse.Namespace, key: Any) -> int:
+    from esign.envelope.recipients import PasswordRecipient, recipient_for
+    from esign.envelope.writer import seal_stream
+
     recipients: list[Recipient] = [recipient_for(c) for c in certificates_from(args.to)]
     if args.to_password:
         recipients.append(PasswordRecipient(envelope_password(args)))
@@ -233,6 +231,9 @@ def _seal(args: argparse.Namespace, key: Any) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from esign.cli.keyref import open_key
+    from esign.envelope.recipients import PasswordIdentity, identity_for
+
     with contextlib.ExitStack() as keys:
         identity: Identity
         if args.key:
@@ -247,6 +248,8 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace, identity: Identity) -> int:
+    from esign.envelope.reader import open_stream
+
     trust = trust_from(args)
     with _open_input(args.envelope) as src, _output(args.out) as (dst, commit):
         size = os.fstat(src.fileno()).st_size

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 
@@ -32,9 +32,9 @@ from esign.keys.algorithms import (
     algorithm_name,
     generate_key,
 )
-from esign.keys.pkcs8 import inspect_encrypted, kdf_from_name
-from esign.keys.pkcs12 import KeyBundle, check_pkcs12_bounds, parse_pkcs12, save_pkcs12
-from esign.keys.storage import MAX_KEY_FILE, detect_format, parse_key, save_key
+
+if TYPE_CHECKING:  # key files are read and written by the commands that need them
+    from esign.keys.pkcs12 import KeyBundle
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -96,6 +96,9 @@ def _fingerprint(public: PublicKey) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from esign.keys.pkcs8 import kdf_from_name
+    from esign.keys.storage import save_key
+
     password = None if args.unencrypted else _new_password(args)
     key = generate_key(args.alg)
     encoding: Literal["pem", "der"] = "der" if args.der else "pem"
@@ -127,6 +130,10 @@ def _uses(name: str) -> list[str]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from esign.keys.pkcs8 import inspect_encrypted
+    from esign.keys.pkcs12 import check_pkcs12_bounds, parse_pkcs12
+    from esign.keys.storage import MAX_KEY_FILE, detect_format, parse_key
+
     data = read_file(args.file, limit=MAX_KEY_FILE)
     kind = detect_format(data)
     info: dict[str, Any] = {"file": args.file}
@@ -199,6 +206,8 @@ def _bundle_key(bundle: KeyBundle, info: dict[str, Any]) -> PrivateKey:
 
 
 def cmd_pkcs12(args: argparse.Namespace) -> int:
+    from esign.keys.pkcs12 import save_pkcs12
+
     key = load_private_key(args.key, args)
     certificate = certificate_from(args.cert)
     password = _new_password(args)

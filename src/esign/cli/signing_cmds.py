@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import sys
+from typing import Any
 
 from esign.cli.common import (
     EXIT_INVALID,
@@ -22,10 +23,6 @@ from esign.cli.common import (
     trusted_lists_from,
     write_file,
 )
-from esign.signing.sign import sign
-from esign.signing.smime import is_smime, read_smime, write_smime
-from esign.signing.timestamps import HttpTimeStamper
-from esign.signing.verify import verify
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +78,11 @@ def cmd_sign(args: argparse.Namespace) -> int:
     key = load_private_key(args.key, args)
     certificate = certificate_from(args.cert)
     chain = certificates_from(args.chain)
-    timestamper = HttpTimeStamper(args.tsa) if args.tsa else None
+    timestamper: Any = None
+    if args.tsa:  # the TSA client (pyHanko's, over aiohttp) only when asked for
+        from esign.signing.timestamps import HttpTimeStamper
+
+        timestamper = HttpTimeStamper(args.tsa)
     if args.pdf:
         from esign.signing.pdf import sign_pdf
 
@@ -89,6 +90,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
             read_file(args.file), signer=(key, certificate), chain=chain, timestamper=timestamper
         )
     elif args.smime:
+        from esign.signing.smime import write_smime
+
         out = write_smime(
             read_file(args.file),
             signer=(key, certificate),
@@ -97,6 +100,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
             timestamper=timestamper,
         )
     else:
+        from esign.signing.sign import sign
+
         with open(args.file, "rb") as handle:
             out = sign(
                 handle,
@@ -114,6 +119,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from esign.signing.smime import is_smime, read_smime
+    from esign.signing.verify import verify
+
     signature = read_file(args.signature)
     trust = trust_from(args)  # --crl, --ocsp, --fetch, --no-revocation-check come with it
     lists = trusted_lists_from(args)

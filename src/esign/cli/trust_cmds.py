@@ -8,9 +8,8 @@ subcommand through :func:`add_cert_verify`. :func:`register` makes a ``cert`` gr
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from esign.certs.trust import PathResult, TrustContext
-from esign.certs.trusted_list import load_trusted_list
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
@@ -21,6 +20,9 @@ from esign.cli.common import (
     parse_time,
     trust_from,
 )
+
+if TYPE_CHECKING:  # the trust code is imported by the command that runs
+    from esign.certs.trust import PathResult, TrustContext
 
 
 def add_cert_verify(cert_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,6 +61,8 @@ def add_cert_verify(cert_subparsers: argparse._SubParsersAction[argparse.Argumen
 
 
 def _context(args: argparse.Namespace) -> TrustContext:
+    from esign.certs.trusted_list import load_trusted_list
+
     context = trust_from(args)
     signers = certificates_from(args.trusted_list_signer)
     for path in args.trusted_list or []:

@@ -20,19 +20,13 @@ from typing import Any, BinaryIO
 
 from asn1crypto import cms, core
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import mldsa
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 
-from esign._sync import run_sync
 from esign.envelope.ber import BerFraming, DerFraming, tlv
 from esign.envelope.binding import binding_attribute
 from esign.envelope.cipher import ContentAlgorithm, ContentCipher, Encryptor
 from esign.envelope.recipients import Recipient, as_recipient, random_cek
 from esign.errors import EsignError, KeyMismatchError
-from esign.keys.cms_signer import HandleSigner
-from esign.keys.handle import KeyHandle
-from esign.policy import default_digest_for
-from esign.signing.sign import Clock, _FixedAttribute, _pyhanko_signer, _utc_now, digest_for
+from esign.signing.sign import Clock, _utc_now, digest_for
 
 CHUNK = 1 << 20
 MAX_RECIPIENTS = 256
@@ -87,25 +81,9 @@ def enveloped_data_version(infos: cms.RecipientInfos) -> int:
 # --- signing over a digest computed while streaming ----------------------------------------
 
 
-class _HandleBindingSigner(HandleSigner):
-    """A key handle's signer with esign's extra signed attributes (the binding)."""
-
-    extra_signed_attributes: Sequence[cms.CMSAttribute] = ()
-
-    def _signed_attr_providers(self, *args: object, **kwargs: object) -> object:
-        yield from super()._signed_attr_providers(*args, **kwargs)
-        for attribute in self.extra_signed_attributes:
-            yield _FixedAttribute(attribute)
-
-
 def digest_name_for(key: Any) -> str:
     """The digest paired with a signing key or handle (SHA-512 for ML-DSA, RFC 9882)."""
-    if not isinstance(key, KeyHandle):
-        return digest_for(key)
-    public = key.public_key()
-    if isinstance(public, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)):
-        return "sha512"
-    return default_digest_for(public)
+    return digest_for(key)
 
 
 def sign_digest(
@@ -116,26 +94,17 @@ def sign_digest(
     clock: Clock,
     attributes: Sequence[cms.CMSAttribute],
 ) -> cms.SignedData:
-    """A detached SignedData over a digest computed while streaming: the same pyHanko
-    signer and signed attributes as :func:`esign.sign`; a key handle signs without ever
-    exporting its key."""
-    key, certificate = signer
-    pyhanko_signer: Any
-    if isinstance(key, KeyHandle):
-        pyhanko_signer = _HandleBindingSigner(key, certificate, chain)
-    else:
-        pyhanko_signer = _pyhanko_signer(key, certificate, chain)
-    pyhanko_signer.extra_signed_attributes = tuple(attributes)
-    info = run_sync(
-        pyhanko_signer.async_sign(
-            data_digest=digest,
-            digest_algorithm=digest_name,
-            is_pdf_sig=False,
-            encap_content_info={"content_type": "data"},
-            signed_attr_settings=PdfCMSSignedAttributes(signing_time=clock()),
-        )
+    """A detached SignedData over a digest computed while streaming: the same signed
+    attributes as :func:`esign.sign`, plus ``attributes`` (the binding); a key handle
+    signs without ever exporting its key."""
+    from esign.signing.sign import sign_digest as cms_sign_digest
+
+    if digest_name != digest_for(signer[0]):
+        raise ValueError(f"the content was hashed with {digest_name}, not the signer's digest")
+    der = cms_sign_digest(
+        digest, signer=signer, chain=chain, clock=clock, signed_attributes=attributes
     )
-    signed: cms.SignedData = info["content"]
+    signed: cms.SignedData = cms.ContentInfo.load(der)["content"]
     return signed
 
 

@@ -6,12 +6,17 @@ signers, ``add_validation_data`` makes a B-LT signature, ``TimeStampAuthority`` 
 ``esign.signing.pdf`` signs and verifies PDFs (PAdES) through pyHanko.
 """
 
-from esign.signing.levels import LevelDecision, decide_level
-from esign.signing.report import Finding, SignatureLevel, SignerIdentity, VerificationReport
-from esign.signing.sign import add_signer, add_validation_data, countersign, sign
-from esign.signing.smime import SmimeMessage, read_smime, write_smime
-from esign.signing.timestamps import HttpTimeStamper, TimeStampAuthority, TimeStampError
-from esign.signing.verify import verify
+from typing import TYPE_CHECKING
+
+from esign._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from esign.signing.levels import LevelDecision, decide_level
+    from esign.signing.report import Finding, SignatureLevel, SignerIdentity, VerificationReport
+    from esign.signing.sign import add_signer, add_validation_data, countersign, sign
+    from esign.signing.smime import SmimeMessage, read_smime, write_smime
+    from esign.signing.timestamps import HttpTimeStamper, TimeStampAuthority, TimeStampError
+    from esign.signing.verify import verify
 
 __all__ = [
     "Finding",
@@ -32,3 +37,26 @@ __all__ = [
     "verify",
     "write_smime",
 ]
+
+lazy_exports(
+    __name__,
+    {
+        "LevelDecision": "esign.signing.levels",
+        "decide_level": "esign.signing.levels",
+        "Finding": "esign.signing.report",
+        "SignatureLevel": "esign.signing.report",
+        "SignerIdentity": "esign.signing.report",
+        "VerificationReport": "esign.signing.report",
+        "add_signer": "esign.signing.sign",
+        "add_validation_data": "esign.signing.sign",
+        "countersign": "esign.signing.sign",
+        "sign": "esign.signing.sign",
+        "SmimeMessage": "esign.signing.smime",
+        "read_smime": "esign.signing.smime",
+        "write_smime": "esign.signing.smime",
+        "HttpTimeStamper": "esign.signing.timestamps",
+        "TimeStampAuthority": "esign.signing.timestamps",
+        "TimeStampError": "esign.signing.timestamps",
+        "verify": "esign.signing.verify",
+    },
+)

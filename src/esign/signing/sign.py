@@ -1,93 +1,132 @@
 """Produce CMS SignedData (RFC 5652) with CAdES B-B signed attributes, B-T time-stamps,
 parallel signers and counter-signatures.
 
-The CMS structure and its signed attributes (content-type, message-digest, signing-time,
-signing-certificate-v2, CMS algorithm protection) are built by pyHanko's signer, and so is
-the signature time-stamp (B-T) when a ``timestamper`` is given; esign chooses the
-algorithms, supplies the clock and turns the result into DER. Adding a parallel signer or a
-counter-signature edits the SignedData with asn1crypto; the signature value itself is
-always pyHanko's (``async_sign_raw``).
+A signature is written from parts encoded once per signer certificate
+(:mod:`esign.signing.signer_parts`): the signed attributes (content-type, signing-time,
+message-digest, CMS algorithm protection, ESS signing-certificate-v2, plus the caller's),
+the SignerInfo and the SignedData are joined as DER, in exactly the form pyHanko's signer
+writes them. The key is any ``cryptography`` private key or any
+:class:`~esign.keys.KeyHandle` (local, hosted vault, PKCS#11 token); nothing exports a
+private key to sign. With a ``timestamper`` the signature value is time-stamped (B-T).
+Adding a parallel signer or a counter-signature edits the SignedData with asn1crypto.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from asn1crypto import cms, core
 from asn1crypto import crl as asn1_crl
-from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import mldsa, rsa
-from pyhanko.sign.attributes import CMSAttributeProvider
-from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
-from pyhanko.sign.signers import SimpleSigner
-from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.timestamps import TimeStamper
-from pyhanko_certvalidator.registry import SimpleCertificateStore
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from esign._sync import run_sync
-from esign.certs.trust import to_asn1
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
-from esign.keys.algorithms import ALGORITHMS, PrivateKey, algorithm_name
-from esign.policy import default_digest_for
+from esign.keys.algorithms import ALGORITHMS, algorithm_name
+from esign.keys.handle import LocalKey
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
+from esign.signing.signer_parts import (
+    MLDSA_KEYS,
+    SigningKey,
+    check_key,
+    digest_for_public,
+    signer_parts,
+    unsigned_time_stamp,
+)
 
-#: ML-DSA keys (FIPS 204). ``esign.keys`` does not name them yet, so signing recognises
-#: them here; RFC 9882 pairs every ML-DSA parameter set with SHA-512.
-MLDSA_KEYS = (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey)
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
+
+__all__ = [
+    "MLDSA_KEYS",
+    "Clock",
+    "Signer",
+    "add_signer",
+    "countersign",
+    "digest_for",
+    "sign",
+    "sign_digest",
+]
 
 Clock = Callable[[], datetime.datetime]
-Signer = tuple[PrivateKey, x509.Certificate]
+Signer = tuple[SigningKey, x509.Certificate]
+
+#: Bytes read at a time when a file object is hashed.
+CHUNK = 1 << 20
 
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class _FixedAttribute(CMSAttributeProvider):  # type: ignore[misc]
-    """Hands pyHanko a signed attribute that esign built itself."""
-
-    def __init__(self, attribute: cms.CMSAttribute) -> None:
-        self.attribute = attribute
-        self.attribute_type = attribute["type"].native
-
-    async def get_attribute(self, dry_run: bool = False) -> cms.CMSAttribute:
-        return self.attribute
+def _to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
-class _Signer(SimpleSigner):  # type: ignore[misc]
-    """pyHanko's signer, plus the extra signed attributes esign adds (e.g. recipients)."""
+@functools.cache
+def _with_extra_attributes(base: type) -> type:
+    """A pyHanko signer class that also signs the attributes in ``extra_signed_attributes``
+    (what the streaming sealer sets: the recipients binding)."""
+    from pyhanko.sign.attributes import CMSAttributeProvider
 
-    extra_signed_attributes: Sequence[cms.CMSAttribute] = ()
+    class Fixed(CMSAttributeProvider):  # type: ignore[misc]
+        def __init__(self, attribute: cms.CMSAttribute) -> None:
+            self.attribute = attribute
+            self.attribute_type = attribute["type"].native
 
-    def _signed_attr_providers(self, *args: object, **kwargs: object) -> object:
-        yield from super()._signed_attr_providers(*args, **kwargs)
-        for attribute in self.extra_signed_attributes:
-            yield _FixedAttribute(attribute)
+        async def get_attribute(self, dry_run: bool = False) -> cms.CMSAttribute:
+            return self.attribute
+
+    class WithExtra(base):  # type: ignore[misc]
+        extra_signed_attributes: Sequence[cms.CMSAttribute] = ()
+
+        def _signed_attr_providers(self, *args: object, **kwargs: object) -> object:
+            yield from super()._signed_attr_providers(*args, **kwargs)
+            for attribute in self.extra_signed_attributes:
+                yield Fixed(attribute)
+
+    return WithExtra
 
 
 def _pyhanko_signer(
-    key: PrivateKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate]
-) -> _Signer:
+    key: SigningKey, certificate: x509.Certificate, chain: Sequence[x509.Certificate]
+) -> Any:
+    """A pyHanko signer for the paths pyHanko drives itself (PDF, the TSA's tokens).
+
+    A key handle that is not local signs through :class:`esign.keys.cms_signer.HandleSigner`,
+    so its private key never leaves it. Extra signed attributes go in
+    ``extra_signed_attributes``.
+    """
+    from asn1crypto import keys as asn1_keys
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    if isinstance(key, LocalKey):
+        key = key.private_key
+    if not isinstance(key, MLDSA_KEYS) and not hasattr(key, "private_bytes"):
+        from esign.keys.cms_signer import HandleSigner
+
+        check_key(key, certificate)
+        return _with_extra_attributes(HandleSigner)(key, certificate, chain)
     if not isinstance(key, MLDSA_KEYS):
-        name = algorithm_name(key)
+        name = algorithm_name(key)  # type: ignore[arg-type]
         if name not in ALGORITHMS or not ALGORITHMS[name].can_sign:
             raise UnsupportedAlgorithmError(f"a {name} key cannot sign")
-    if key.public_key() != certificate.public_key():
-        raise EsignError("the private key does not belong to the signer certificate")
-    pkcs8 = key.private_bytes(
+    check_key(key, certificate)
+    pkcs8 = key.private_bytes(  # type: ignore[union-attr]
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    signing_cert = to_asn1(certificate)
+    signing_cert = _to_asn1(certificate)
     # pyHanko embeds the signing certificate itself; the store adds only the chain.
-    store = SimpleCertificateStore.from_certs([to_asn1(c) for c in chain])
-    return _Signer(
+    store = SimpleCertificateStore.from_certs([_to_asn1(c) for c in chain])
+    return _with_extra_attributes(SimpleSigner)(
         signing_cert=signing_cert,
         signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
         cert_registry=store,
@@ -95,11 +134,37 @@ def _pyhanko_signer(
     )
 
 
-def digest_for(key: PrivateKey) -> str:
+def digest_for(key: SigningKey) -> str:
     """The digest esign pairs with a signing key (SHA-512 for ML-DSA, RFC 9882 §3.3)."""
-    if isinstance(key, MLDSA_KEYS):
-        return "sha512"
-    return default_digest_for(key.public_key())
+    return digest_for_public(key.public_key())
+
+
+def _digest_and_content(
+    data: bytes | BinaryIO, digest: str, detached: bool
+) -> tuple[bytes, bytes | None]:
+    """The message digest of ``data`` and the content to embed (``None`` if detached)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        content = bytes(data)
+        return hashlib.new(digest, content).digest(), None if detached else content
+    if not detached:
+        content = data.read()
+        return hashlib.new(digest, content).digest(), content
+    hasher = hashlib.new(digest)
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    readinto = getattr(data, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(buffer)
+            if not n:
+                break
+            hasher.update(view[:n])
+        else:
+            chunk = data.read(CHUNK)
+            if not chunk:
+                break
+            hasher.update(chunk)
+    return hasher.digest(), None
 
 
 def sign(
@@ -114,29 +179,77 @@ def sign(
 ) -> bytes:
     """Sign ``data`` (bytes or a binary file object, hashed as a stream) and return DER CMS.
 
-    ``signer`` is ``(private_key, certificate)``; ``chain`` adds intermediate certificates
-    to the SignedData so a verifier can build the path. The digest is matched to the key
+    ``signer`` is ``(key, certificate)``, the key a ``cryptography`` private key or any
+    :class:`~esign.keys.KeyHandle`; ``chain`` adds intermediate certificates to the
+    SignedData so a verifier can build the path. The digest is matched to the key
     (SHA-256 for P-256 and RSA, SHA-384 for P-384, SHA-512 for Ed25519 and ML-DSA).
     ``signed_attributes`` are added to the standard ones and covered by the signature.
     With a ``timestamper`` (``esign.signing.timestamps``) the signature value is
     time-stamped (RFC 3161 token as an unsigned attribute): CAdES B-T.
+
+    A certificate whose key usage allows no signature is refused
+    (:class:`~esign.errors.KeyUsageError`) before the document is read.
     """
     key, certificate = signer
-    pyhanko_signer = _pyhanko_signer(key, certificate, chain)
-    pyhanko_signer.extra_signed_attributes = tuple(signed_attributes)
-    digest = digest_for(key)
-    settings = PdfCMSSignedAttributes(signing_time=clock())
-    content_info = run_sync(
-        pyhanko_signer.async_sign_general_data(
-            data,
-            digest,
-            detached=detached,
-            signed_attr_settings=settings,
-            timestamper=timestamper,
-        )
-    )
-    der: bytes = content_info.dump()
-    return der
+    key = check_key(key, certificate)
+    parts = signer_parts(key, certificate, chain)
+    extra = [attribute.dump() for attribute in signed_attributes]
+    encapsulated: bytes | None = None
+    content_type = b""
+    if isinstance(data, (cms.ContentInfo, cms.EncapsulatedContentInfo)):
+        # content of another type than id-data (a simple-signature statement)
+        message_digest = hashlib.new(parts.digest, bytes(data["content"])).digest()
+        content_type = data["content_type"].dump()
+        content = None
+        if detached:
+            encapsulated = cms.EncapsulatedContentInfo(
+                {"content_type": data["content_type"]}
+            ).dump()
+        else:
+            encapsulated = data.dump()
+        if data["content_type"].native == "data":
+            content_type, encapsulated = b"", None
+            content = None if detached else bytes(data["content"])
+    else:
+        message_digest, content = _digest_and_content(data, parts.digest, detached)
+    attributes = parts.signed_attributes(message_digest, clock(), extra, content_type=content_type)
+    signature = parts.sign(key, attributes)
+    unsigned = b""
+    if timestamper is not None:
+        unsigned = _time_stamp(timestamper, signature, parts.digest)
+    signer_info = parts.signer_info(attributes, signature, unsigned)
+    return parts.content_info(signer_info, content, encapsulated)
+
+
+def sign_digest(
+    message_digest: bytes,
+    *,
+    signer: Signer,
+    chain: Sequence[x509.Certificate] = (),
+    clock: Clock = _utc_now,
+    signed_attributes: Sequence[cms.CMSAttribute] = (),
+) -> bytes:
+    """A detached signature (DER CMS) over content hashed elsewhere, e.g. while streaming.
+
+    ``message_digest`` must be made with :func:`digest_for` of the key; the output is what
+    :func:`sign` writes for the same content.
+    """
+    key, certificate = signer
+    key = check_key(key, certificate)
+    parts = signer_parts(key, certificate, chain)
+    if len(message_digest) != hashlib.new(parts.digest).digest_size:
+        raise ValueError(f"the message digest must be a {parts.digest} digest")
+    extra = [attribute.dump() for attribute in signed_attributes]
+    attributes = parts.signed_attributes(message_digest, clock(), extra)
+    return parts.content_info(parts.signer_info(attributes, parts.sign(key, attributes)), None)
+
+
+def _time_stamp(timestamper: TimeStamper, signature: bytes, digest: str) -> bytes:
+    """The unsigned attributes with a time-stamp token over the signature value (B-T)."""
+    from esign._sync import run_sync
+
+    token = run_sync(timestamper.async_timestamp(hashlib.new(digest, signature).digest(), digest))
+    return unsigned_time_stamp(token.dump())
 
 
 def rebuilt(original: Any, **changes: Any) -> Any:
@@ -225,7 +338,7 @@ def _named_signer(
     if target is not None:
         if signer_index is not None:
             raise EsignError("name the signer to counter-sign by target or signer_index, not both")
-        asn1_target = to_asn1(target)
+        asn1_target = _to_asn1(target)
         try:
             ski: bytes | None = target.extensions.get_extension_for_class(
                 x509.SubjectKeyIdentifier
@@ -283,56 +396,17 @@ def countersign(
     requires).
     """
     key, certificate = signer
-    pyhanko_signer = _pyhanko_signer(key, certificate, chain)
-    digest = digest_for(key)
+    key = check_key(key, certificate)
+    parts = signer_parts(key, certificate, chain)
     load_signed_data(signature)  # checks every field once ...
     signed = _fresh(signature)  # ... and an unwalked copy keeps its exact bytes on output
     try:
         infos = list(signed["signer_infos"])
         position = _named_signer(infos, target, signer_index)
         parent = infos[position]
-        hasher = hashlib.new(digest)
-        hasher.update(parent["signature"].native)
-        mechanism = pyhanko_signer.get_signature_mechanism_for_digest(digest)
-        asn1_cert = to_asn1(certificate)
-        attributes = cms.CMSAttributes(
-            [
-                simple_cms_attribute("message_digest", hasher.digest()),
-                simple_cms_attribute("signing_time", cms.Time({"utc_time": clock()})),
-                simple_cms_attribute(
-                    "signing_certificate_v2", as_signing_certificate_v2(asn1_cert, digest)
-                ),
-                simple_cms_attribute(
-                    "cms_algorithm_protection",
-                    cms.CMSAlgorithmProtection(
-                        {
-                            "digest_algorithm": cms.DigestAlgorithm({"algorithm": digest}),
-                            "signature_algorithm": mechanism,
-                        }
-                    ),
-                ),
-            ]
-        )
-        value = run_sync(pyhanko_signer.async_sign_raw(attributes.dump(), digest))
-        counter = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    {
-                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                            {
-                                "issuer": asn1_cert.issuer,
-                                "serial_number": asn1_cert.serial_number,
-                            }
-                        )
-                    }
-                ),
-                "digest_algorithm": cms.DigestAlgorithm({"algorithm": digest}),
-                "signed_attrs": attributes,
-                "signature_algorithm": mechanism,
-                "signature": value,
-            }
-        )
+        md = hashlib.new(parts.digest, parent["signature"].native).digest()
+        attributes = parts.signed_attributes(md, clock(), content_type=None)
+        counter = cms.SignerInfo.load(parts.signer_info(attributes, parts.sign(key, attributes)))
         unsigned = (
             []
             if isinstance(parent["unsigned_attrs"], core.Void)
@@ -347,7 +421,7 @@ def countersign(
                 signed,
                 [
                     cms.CertificateChoices({"certificate": c})
-                    for c in (asn1_cert, *map(to_asn1, chain))
+                    for c in (_to_asn1(certificate), *map(_to_asn1, chain))
                 ],
             ),
         )
@@ -390,7 +464,7 @@ def add_validation_data(
         merged = rebuilt(
             signed,
             certificates=_merged_certificates(
-                signed, [cms.CertificateChoices({"certificate": to_asn1(c)}) for c in certificates]
+                signed, [cms.CertificateChoices({"certificate": _to_asn1(c)}) for c in certificates]
             ),
             crls=cms.RevocationInfoChoices(present),
         )

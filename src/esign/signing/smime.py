@@ -18,14 +18,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
+from typing import TYPE_CHECKING
 
 from asn1crypto import cms
 from cryptography import x509
-from pyhanko.sign.timestamps import TimeStamper
 
 from esign.errors import MalformedInputError
 from esign.signing.container import MAX_CMS_BYTES, PARSE_ERRORS
 from esign.signing.sign import Signer, sign
+
+if TYPE_CHECKING:  # pyHanko's TSA client (and aiohttp) only when a timestamper is used
+    from pyhanko.sign.timestamps import TimeStamper
 
 MAX_HEADER_BYTES = 64 << 10
 SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
