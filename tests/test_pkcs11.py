@@ -171,7 +171,7 @@ def test_esign_sign_takes_a_token_key(
     key = token.generate_key(name, f"esign-sign-{name}")
     cert = ca.issue(key.public_key(), subject="CN=Ivan Ivanov", profile="signing")
     der = sign(DATA, signer=(key, cert))
-    trust = TrustContext([ca.certificate])
+    trust = TrustContext([ca.certificate], crls=[ca.crl()])
     assert verify(der, DATA, trust=trust).valid
     assert not verify(der, DATA + b"!", trust=trust).valid
     assert verify(countersign(der, signer=(key, cert)), DATA, trust=trust).valid

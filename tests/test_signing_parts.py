@@ -116,7 +116,7 @@ def test_same_bytes_as_pyhankos_signer(pki: dict[str, Any], alg: str, detached: 
     # a second signature (from the cache) has the same parts
     again = sign(DOC, signer=(key, cert), chain=chain, detached=detached, clock=lambda: WHEN)
     assert _fields(again)["certificates"] == _fields(ours)["certificates"]
-    trust = TrustContext([pki["root"].certificate])
+    trust = TrustContext([pki["root"].certificate], crls=[pki["root"].crl(), pki["inter"].crl()])
     assert verify(again, None if not detached else DOC, trust=trust).valid
 
 
@@ -169,7 +169,7 @@ def test_vault_key_signs(pki: dict[str, Any], alg: str, openssl: str, tmp_path: 
     with vault.unlock("ivanov", "s3cret") as handle:
         der = sign(DOC, signer=(handle, cert), chain=[inter.certificate])
         countersigned = countersign(der, signer=(handle, cert))
-    trust = TrustContext([pki["root"].certificate])
+    trust = TrustContext([pki["root"].certificate], crls=[pki["root"].crl(), pki["inter"].crl()])
     assert verify(der, DOC, trust=trust).valid
     assert verify(countersigned, DOC, trust=trust).valid
     assert not verify(der, DOC + b"!", trust=trust).valid

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asn1crypto import algos
 from asn1crypto import keys as asn1_keys
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa
-from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, AlgorithmUsagePolicy
-from pyhanko_certvalidator.sig_validate import (
-    DEFAULT_VALIDATION_CONTEXT,
-    DefaultSignatureValidator,
-    SignatureValidationContext,
-)
 
 from esign.keys.algorithms import PublicKey
+
+if TYPE_CHECKING:  # pyhanko-certvalidator is imported only where paths are validated
+    from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy
+    from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 
 _UTC = datetime.timezone.utc
 #: The end of SHA-1 and RSA-1024 signatures (NIST SP 800-131A: disallowed after 2013).
@@ -138,7 +135,9 @@ class AlgorithmPolicy:
 
     def for_path_validation(self) -> AlgorithmUsagePolicy:
         """The same policy, as pyhanko-certvalidator asks it (certificates, CRLs, OCSP)."""
-        return _PathPolicy(self)
+        from esign.certs.policy_adapters import PathAlgorithmPolicy
+
+        return PathAlgorithmPolicy(self)
 
     def signature_validator(self, moment: datetime.datetime) -> DefaultSignatureValidator:
         """pyHanko's signature check, refusing what this policy refuses at ``moment``.
@@ -146,59 +145,9 @@ class AlgorithmPolicy:
         pyhanko-certvalidator consults its algorithm policy for certificates but not for
         the CRLs and OCSP responses it reads; checking every signature here covers them.
         """
-        return _PolicySignatureValidator(self, moment)
+        from esign.certs.policy_adapters import PolicySignatureValidator
 
-
-class _PathPolicy(AlgorithmUsagePolicy):  # type: ignore[misc]
-    """Adapter: pyhanko-certvalidator's questions answered by :class:`AlgorithmPolicy`."""
-
-    def __init__(self, policy: AlgorithmPolicy) -> None:
-        self._policy = policy
-
-    @staticmethod
-    def _answer(refusal: str | None) -> Any:
-        if refusal is None:
-            return AlgorithmUsageConstraint(allowed=True)
-        return AlgorithmUsageConstraint(allowed=False, failure_reason=refusal)
-
-    def digest_algorithm_allowed(
-        self, algo: algos.DigestAlgorithm, moment: datetime.datetime | None
-    ) -> Any:
-        return self._answer(self._policy.digest_refusal(algo["algorithm"].native, moment))
-
-    def signature_algorithm_allowed(
-        self,
-        algo: algos.SignedDigestAlgorithm,
-        moment: datetime.datetime | None,
-        public_key: asn1_keys.PublicKeyInfo | None,
-    ) -> Any:
-        refusal = self._policy.signature_refusal(algo, moment)
-        if refusal is None and public_key is not None:
-            refusal = self._policy.public_key_info_refusal(public_key, moment)
-        return self._answer(refusal)
-
-
-class _PolicySignatureValidator(DefaultSignatureValidator):  # type: ignore[misc]
-    def __init__(self, policy: AlgorithmPolicy, moment: datetime.datetime) -> None:
-        self._policy = policy
-        self._moment = moment
-
-    def validate_signature(
-        self,
-        signature: bytes,
-        signed_data: bytes,
-        public_key_info: asn1_keys.PublicKeyInfo,
-        signature_algorithm: algos.SignedDigestAlgorithm,
-        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
-    ) -> None:
-        refusal = self._policy.signature_refusal(
-            signature_algorithm, self._moment
-        ) or self._policy.public_key_info_refusal(public_key_info, self._moment)
-        if refusal:
-            raise InvalidSignature(refusal)
-        super().validate_signature(
-            signature, signed_data, public_key_info, signature_algorithm, context
-        )
+        return PolicySignatureValidator(self, moment)
 
 
 def default_digest_for(key: PublicKey) -> str:
