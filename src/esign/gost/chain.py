@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
     ExpiredError,
+    InsufficientRevinfoError,
     InvalidCertificateError,
     NotYetValidError,
     PathBuildingError,
@@ -118,12 +119,14 @@ def _der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(Encoding.DER)
 
 
+#: The failure codes esign's TrustContext uses for the same pyhanko-certvalidator errors.
 _CODES: tuple[tuple[type[Exception], str], ...] = (
     (RevokedError, "revoked"),
     (ExpiredError, "expired"),
     (NotYetValidError, "not_yet_valid"),
-    (PathBuildingError, "untrusted"),
-    (InvalidCertificateError, "invalid_certificate"),
+    (InsufficientRevinfoError, "no_revocation_info"),
+    (PathBuildingError, "no_path"),
+    (InvalidCertificateError, "wrong_usage"),
     (PathValidationError, "path_invalid"),
 )
 
