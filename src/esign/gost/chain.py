@@ -15,7 +15,10 @@ import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from asn1crypto import algos, crl as asn1_crl, keys as asn1_keys, x509 as asn1_x509
+from asn1crypto import algos
+from asn1crypto import crl as asn1_crl
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -76,7 +79,9 @@ class GostSignatureValidator(SignatureValidator):  # type: ignore[misc]
         from cryptography.exceptions import InvalidSignature
 
         try:
-            verify_signed(signed_data, oid, signature, GostPublicKey.from_spki(public_key_info.dump()))
+            verify_signed(
+                signed_data, oid, signature, GostPublicKey.from_spki(public_key_info.dump())
+            )
         except EsignError as exc:
             raise InvalidSignature(str(exc)) from exc
 
@@ -193,4 +198,10 @@ def validate(
     return ChainResult(True, chain=chain)
 
 
-__all__ = ["ChainResult", "GostAwarePolicy", "GostSignatureValidator", "InvalidSignatureError", "validate"]
+__all__ = [
+    "ChainResult",
+    "GostAwarePolicy",
+    "GostSignatureValidator",
+    "InvalidSignatureError",
+    "validate",
+]

@@ -22,16 +22,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from asn1crypto import algos, cms, core, tsp
+from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from esign.errors import EsignError, InvalidSignatureError, MalformedInputError
-from esign.gost import chain as gost_chain
 from esign.gost import params, streebog
 from esign.gost.keys import GostPrivateKey
-from esign.gost.x509 import describe_key, public_key_of
+from esign.gost.x509 import public_key_of
 
 CHUNK = 1 << 20
 Clock = Callable[[], datetime.datetime]
@@ -76,6 +75,7 @@ def _signed_attributes(
     certificate: x509.Certificate,
     bits: int,
     signing_time: datetime.datetime,
+    extra: Sequence[cms.CMSAttribute] = (),
 ) -> cms.CMSAttributes:
     """The signed attributes, in DER SET OF order (openssl re-encodes before checking)."""
     cert = asn1_x509.Certificate.load(_der(certificate))
@@ -96,6 +96,7 @@ def _signed_attributes(
         _attribute("signing_time", cms.Time(name="utc_time", value=signing_time)),
         _attribute("message_digest", content_digest),
         _attribute("signing_certificate_v2", ess),
+        *extra,
     ]
     attributes.sort(key=lambda a: a.dump())
     return cms.CMSAttributes(attributes)
@@ -109,16 +110,22 @@ def sign(
     chain: Sequence[x509.Certificate] = (),
     detached: bool = True,
     clock: Clock = _now,
+    signed_attributes: Sequence[cms.CMSAttribute] = (),
     timestamp: TimeStamp | None = None,
 ) -> bytes:
-    """A CAdES-BES (CAdES-T with ``timestamp``) GOST signature over ``data``, DER."""
+    """A CAdES-BES (CAdES-T with ``timestamp``) GOST signature over ``data``, DER.
+
+    ``signed_attributes`` are added to the standard four and covered by the signature.
+    """
     if public_key_of(certificate) != key.public_key():
         raise EsignError("the GOST key does not belong to the certificate")
     bits = key.paramset.bits
     if not detached and not isinstance(data, (bytes, bytearray, memoryview)):
         data = data.read()
     content_digest = _stream_digest(bits, data)
-    attrs = _signed_attributes("data", content_digest, certificate, bits, clock())
+    attrs = _signed_attributes(
+        "data", content_digest, certificate, bits, clock(), signed_attributes
+    )
     signature = key.sign_digest(streebog.digest(bits, attrs.dump()))
     cert = asn1_x509.Certificate.load(_der(certificate))
     signer_info = cms.SignerInfo(
@@ -155,13 +162,28 @@ def sign(
     return der
 
 
+def time_stamp_with(timestamper: Any) -> TimeStamp:
+    """Adapt a pyHanko ``TimeStamper`` (esign's TSA client or authority): it cannot hash
+    with Streebog, so it is asked to stamp the SHA-256 of the signature value, which
+    RFC 3161 allows and the verifier accepts."""
+    from esign._sync import run_sync
+
+    def stamp(signature: bytes) -> bytes:
+        digest = hashlib.sha256(signature).digest()
+        token = run_sync(timestamper.async_timestamp(digest, "sha256"))
+        der: bytes = token.dump()
+        return der
+
+    return stamp
+
+
 def add_timestamp(signature: bytes, token: bytes) -> bytes:
     """Add an RFC 3161 token (DER) over the first signer's value: CAdES-BES -> CAdES-T."""
     info = cms.ContentInfo.load(signature)
     signed = info["content"]
     signer = signed["signer_infos"][0]
-    attributes = [] if isinstance(signer["unsigned_attrs"], core.Void) else list(
-        signer["unsigned_attrs"]
+    attributes = (
+        [] if isinstance(signer["unsigned_attrs"], core.Void) else list(signer["unsigned_attrs"])
     )
     attributes.append(_attribute("signature_time_stamp_token", cms.ContentInfo.load(token)))
     signer["unsigned_attrs"] = cms.CMSAttributes(attributes)
@@ -172,9 +194,7 @@ def add_timestamp(signature: bytes, token: bytes) -> bytes:
 def timestamp_digest(signature: bytes, bits: int = 256) -> bytes:
     """The Streebog digest of the first signer's signature value: what a TSA is asked to
     time-stamp for CAdES-T (e.g. ``openssl ts -query -digest HEX -md_gost12_256``)."""
-    value: bytes = cms.ContentInfo.load(signature)["content"]["signer_infos"][0][
-        "signature"
-    ].native
+    value: bytes = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]["signature"].native
     return streebog.digest(bits, value)
 
 
@@ -253,7 +273,10 @@ def check_signer(
     certificate = _find_certificate(signer, candidates)
     if certificate is None:
         result.errors.append(
-            ("signer_certificate_missing", "the signer's certificate is neither in the signature nor given")
+            (
+                "signer_certificate_missing",
+                "the signer's certificate is neither in the signature nor given",
+            )
         )
         return result
     result.certificate = certificate
@@ -287,7 +310,9 @@ def check_signer(
         result.errors.append(("content_modified", "the content does not match the signed digest"))
     kind = _attribute_value(attrs, "content_type")
     if kind is None or kind.native != content_type:
-        result.errors.append(("signed_attributes_invalid", "content-type attribute missing or wrong"))
+        result.errors.append(
+            ("signed_attributes_invalid", "content-type attribute missing or wrong")
+        )
     when = _attribute_value(attrs, "signing_time")
     if when is not None:
         result.signing_time = when.native
@@ -306,19 +331,26 @@ def check_signer(
         expected = _cert_hash(first["hash_algorithm"]["algorithm"].dotted, certificate)
         if expected is None or not hmac.compare_digest(expected, first["cert_hash"].native):
             result.errors.append(
-                ("signed_attributes_invalid", "signing-certificate-v2 does not name this certificate")
+                (
+                    "signed_attributes_invalid",
+                    "signing-certificate-v2 does not name this certificate",
+                )
             )
     return result
 
 
-def _content(signed: cms.SignedData, data: bytes | BinaryIO | None) -> tuple[Callable[[int], bytes], bool]:
+def _content(
+    signed: cms.SignedData, data: bytes | BinaryIO | None
+) -> tuple[Callable[[int], bytes], bool]:
     """A digest-by-size function over the signed content, and whether given data differs
     from the attached content."""
     encap = signed["encap_content_info"]
     attached = encap["content"]
     attached_bytes: bytes | None = None
     if not isinstance(attached, core.Void) and attached is not None:
-        attached_bytes = bytes(attached.contents if isinstance(attached, core.ParsableOctetString) else attached.native)
+        attached_bytes = bytes(
+            attached.contents if isinstance(attached, core.ParsableOctetString) else attached.native
+        )
     if attached_bytes is None and data is None:
         raise MalformedInputError("detached signature: the signed data must be given")
     if attached_bytes is not None and data is not None and not isinstance(data, (bytes, bytearray)):

@@ -18,12 +18,18 @@ import hmac
 import os
 from typing import Any
 
-from asn1crypto import core
+from asn1crypto import core, pem
+from cryptography.hazmat.primitives import serialization
 
 from esign.errors import InvalidSignatureError, MalformedInputError, UnsupportedAlgorithmError
 from esign.gost import params
 from esign.gost.params import ParamSet
 from esign.gost.structures import GostKeyAlgorithm, GostPrivateKeyInfo, GostPublicKeyInfo
+
+
+def _armor(der: bytes, label: str) -> bytes:
+    armored: bytes = pem.armor(label, der)
+    return armored
 
 
 def _engine(paramset: ParamSet) -> Any:
@@ -110,6 +116,16 @@ class GostPublicKey:
         der: bytes = self.spki().dump()
         return der
 
+    def public_bytes(
+        self, encoding: serialization.Encoding, format: serialization.PublicFormat
+    ) -> bytes:
+        """SubjectPublicKeyInfo as DER or PEM (the only form a GOST public key has here;
+        the signature mirrors ``cryptography``'s so storage code treats keys alike)."""
+        if format is not serialization.PublicFormat.SubjectPublicKeyInfo:
+            raise UnsupportedAlgorithmError("a GOST public key is written as SubjectPublicKeyInfo")
+        der = self.spki_der()
+        return _armor(der, "PUBLIC KEY") if encoding is serialization.Encoding.PEM else der
+
     def key_identifier(self) -> bytes:
         """RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's value."""
         return hashlib.sha1(core.OctetString(self.point_octets()).dump()).digest()
@@ -194,7 +210,9 @@ class GostPrivateKey:
         """Sign a Streebog digest; the signature as X.509 and CMS carry it (``s || r``)."""
         size = self.paramset.size
         if len(digest) != size:
-            raise MalformedInputError(f"a {self.paramset.bits}-bit GOST key signs {size}-octet digests")
+            raise MalformedInputError(
+                f"a {self.paramset.bits}-bit GOST key signs {size}-octet digests"
+            )
         r_s = bytes(_engine(self.paramset).sign(self._d_be(), bytearray(digest[::-1])))
         return r_s[size:] + r_s[:size]
 
@@ -209,6 +227,23 @@ class GostPrivateKey:
         )
         der: bytes = info.dump()
         return der
+
+    def private_bytes(
+        self,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
+    ) -> bytes:
+        """Unencrypted PKCS#8 as DER or PEM, mirroring ``cryptography``'s signature so
+        esign's storage (which encrypts with PBES2 itself) handles GOST keys too."""
+        if format is not serialization.PrivateFormat.PKCS8 or not isinstance(
+            encryption_algorithm, serialization.NoEncryption
+        ):
+            raise UnsupportedAlgorithmError(
+                "a GOST key is serialized as unencrypted PKCS#8 here; esign encrypts it"
+            )
+        der = self.pkcs8_der()
+        return _armor(der, "PRIVATE KEY") if encoding is serialization.Encoding.PEM else der
 
     def same_key(self, other: GostPrivateKey) -> bool:
         """Constant-time comparison of two private keys."""

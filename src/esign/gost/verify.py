@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import BinaryIO
 
 from asn1crypto import cms, core, tsp
@@ -44,7 +44,7 @@ def _imprint(oid: str, data: bytes) -> bytes | None:
 
 
 def _embedded(signed: cms.SignedData) -> list[x509.Certificate]:
-    out = []
+    out: list[x509.Certificate] = []
     if isinstance(signed["certificates"], core.Void):
         return out
     for choice in signed["certificates"]:
@@ -96,7 +96,9 @@ def _check_timestamp(
     )
     if check.errors or check.certificate is None:
         code, message = check.errors[0] if check.errors else ("timestamp_invalid", "no TSA")
-        report.error("timestamp_invalid", f"the time-stamp token does not verify: {message} ({code})")
+        report.error(
+            "timestamp_invalid", f"the time-stamp token does not verify: {message} ({code})"
+        )
         return None
     path = gost_chain.validate(
         check.certificate,
@@ -107,11 +109,23 @@ def _check_timestamp(
         extended_key_usage={"time_stamping"},
     )
     if not path.ok:
-        report.error("timestamp_untrusted", f"the time-stamp authority is not trusted: {path.message}")
+        report.error(
+            "timestamp_untrusted", f"the time-stamp authority is not trusted: {path.message}"
+        )
         return None
     report.timestamp = gen_time
     report.timestamp_authority = check.certificate.subject.rfc4514_string()
     return gen_time
+
+
+def _signing_usage(certificate: x509.Certificate) -> set[str]:
+    """digitalSignature when the certificate restricts key usage (RFC 5280 §4.2.1.3:
+    without the extension, any usage is allowed)."""
+    try:
+        certificate.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return set()
+    return {"digital_signature"}
 
 
 def verify(
@@ -151,8 +165,16 @@ def verify(
     for signer in signers:
         try:
             report = _verify_signer(
-                signer, content_type, digest, extra, crls, trust, at,
-                list(trusted_lists), jurisdiction, tsa_trust or trust,
+                signer,
+                content_type,
+                digest,
+                extra,
+                crls,
+                trust,
+                at,
+                list(trusted_lists),
+                jurisdiction,
+                tsa_trust or trust,
             )
         except _PARSE_ERRORS as exc:
             report = VerificationReport()
@@ -171,7 +193,7 @@ def verify(
 def _verify_signer(
     signer: cms.SignerInfo,
     content_type: str,
-    digest: object,
+    digest: Callable[[int], bytes],
     extra: list[x509.Certificate],
     crls: list[bytes],
     trust: TrustContext,
@@ -182,7 +204,10 @@ def _verify_signer(
 ) -> VerificationReport:
     report = VerificationReport()
     check = check_signer(
-        signer, content_type, digest, extra + trust.anchors + trust.intermediates  # type: ignore[arg-type]
+        signer,
+        content_type,
+        digest,
+        extra + trust.anchors + trust.intermediates,
     )
     report.digest_algorithm = check.digest_algorithm
     report.signing_time = check.signing_time
@@ -218,7 +243,7 @@ def _verify_signer(
         crls=all_crls,
         moment=moment,
         revocation_required=trust.revocation_required,
-        key_usage={"digital_signature"},
+        key_usage=_signing_usage(check.certificate),
     )
     if not path.ok:
         report.error(path.code or "path_invalid", path.message or "the path does not validate")

@@ -146,7 +146,4 @@ def describe_key(certificate: x509.Certificate) -> str:
         paramset = public_key_of(certificate).paramset
     except (MalformedInputError, UnsupportedAlgorithmError) as exc:
         return f"GOST R 34.10-2012 (unreadable key: {exc})"
-    return (
-        f"GOST R 34.10-2012 {paramset.bits}-bit, parameter set {paramset.title} ({paramset.oid})"
-    )
-
+    return f"GOST R 34.10-2012 {paramset.bits}-bit, parameter set {paramset.title} ({paramset.oid})"

@@ -32,6 +32,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from esign._sync import run_sync
 from esign.certs.trust import to_asn1
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
+from esign.gost.keys import GostPrivateKey
 from esign.keys.algorithms import ALGORITHMS, PrivateKey, algorithm_name
 from esign.policy import default_digest_for
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
@@ -122,6 +123,21 @@ def sign(
     time-stamped (RFC 3161 token as an unsigned attribute): CAdES B-T.
     """
     key, certificate = signer
+    if isinstance(key, GostPrivateKey):  # GOST R 34.10-2012 + Streebog: esign.gost.cms
+        from esign.gost.cms import sign as gost_sign
+        from esign.gost.cms import time_stamp_with
+
+        stamp = time_stamp_with(timestamper) if timestamper is not None else None
+        return gost_sign(
+            data,
+            key=key,
+            certificate=certificate,
+            chain=chain,
+            detached=detached,
+            clock=clock,
+            signed_attributes=signed_attributes,
+            timestamp=stamp,
+        )
     pyhanko_signer = _pyhanko_signer(key, certificate, chain)
     pyhanko_signer.extra_signed_attributes = tuple(signed_attributes)
     digest = digest_for(key)
