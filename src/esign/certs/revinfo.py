@@ -22,11 +22,13 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
 
 from esign.errors import MalformedInputError
+from esign.gost.params import SIGNATURE_HASHES as GOST_SIGNATURE_HASHES
+from esign.gost.x509 import crl_signed_by
 
 MAX_REVINFO_BYTES = 64 << 20  # a CRL of a million entries is ~40 MiB
 
@@ -200,7 +202,10 @@ class IndexedCrl:
         self.this_update: datetime.datetime = tbs["this_update"].native
         next_update = tbs["next_update"].native
         self.next_update: datetime.datetime | None = next_update
-        self.signature_hash: str = crl["signature_algorithm"].hash_algo
+        algorithm = crl["signature_algorithm"]
+        self.signature_hash: str = (  # asn1crypto knows no GOST hash: esign.gost does
+            GOST_SIGNATURE_HASHES.get(algorithm["algorithm"].dotted) or algorithm.hash_algo
+        )
         self._entries: dict[int, RevokedEntry] | None = None
         self._signature_ok: dict[bytes, bool] = {}
         extensions = {ext["extn_id"].native for ext in tbs["crl_extensions"]}
@@ -246,6 +251,8 @@ class IndexedCrl:
             parsed = x509.load_der_x509_crl(self.der)
             ca = x509.load_der_x509_certificate(issuer.dump())
             return bool(parsed.is_signature_valid(ca.public_key()))  # type: ignore[arg-type]
+        except UnsupportedAlgorithm:  # GOST R 34.10-2012: checked by esign.gost
+            return crl_signed_by(self.der, issuer.dump())
         except (ValueError, TypeError, InvalidSignature):
             return False
 

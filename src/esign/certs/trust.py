@@ -51,6 +51,7 @@ from esign.certs.revinfo import (
     parse_ocsp_response,
 )
 from esign.certs.trusted_list import TrustedList
+from esign.gost.chain import GostAwarePolicy, GostSignatureValidator
 
 #: Key usages a certificate needs for each job esign validates it for.
 USAGES: dict[str, frozenset[str]] = {
@@ -357,7 +358,9 @@ class TrustContext:
                 RevocationCheckingPolicy(ee_rule, ca_rule),
                 retroactive_revinfo=self.retroactive_revocation,
             ),
-            algorithm_usage_policy=self._algorithm_policy(),
+            # GOST R 34.10-2012 chains: pyhanko-certvalidator's plug-ins (esign.gost.chain).
+            algorithm_usage_policy=GostAwarePolicy(self._algorithm_policy()),
+            signature_validator=GostSignatureValidator(),
             time_tolerance=self.TIME_TOLERANCE,
         )
 

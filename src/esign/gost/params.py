@@ -25,6 +25,8 @@ SIGN_512 = "1.2.643.7.1.1.3.3"
 KEY_OIDS = {KEY_256: 256, KEY_512: 512}
 DIGEST_OIDS = {DIGEST_256: 256, DIGEST_512: 512}
 SIGNATURE_OIDS = {SIGN_256: 256, SIGN_512: 512}
+#: The digest inside each GOST signature algorithm, by name.
+SIGNATURE_HASHES = {SIGN_256: "streebog256", SIGN_512: "streebog512"}
 GOST_OIDS = frozenset({*KEY_OIDS, *DIGEST_OIDS, *SIGNATURE_OIDS})
 
 

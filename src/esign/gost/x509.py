@@ -21,7 +21,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.errors import InvalidSignatureError, MalformedInputError, UnsupportedAlgorithmError
+from esign.errors import (
+    EsignError,
+    InvalidSignatureError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
 from esign.gost import params, streebog
 from esign.gost.keys import GostPrivateKey, GostPublicKey
 
@@ -138,6 +143,16 @@ def verify_crl_signature(crl: x509.CertificateRevocationList, issuer: x509.Certi
         crl.signature,
         public_key_of(issuer),
     )
+
+
+def crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
+    """Whether the GOST key of ``issuer_der`` signed ``crl_der`` (False for any failure)."""
+    try:
+        crl = x509.load_der_x509_crl(crl_der)
+        verify_crl_signature(crl, x509.load_der_x509_certificate(issuer_der))
+    except (EsignError, ValueError):
+        return False
+    return True
 
 
 def describe_key(certificate: x509.Certificate) -> str:
