@@ -255,6 +255,27 @@ def _cert_hash(oid: str, certificate: x509.Certificate) -> bytes | None:
     return hashlib.new(name, _der(certificate)).digest() if name else None
 
 
+def _null_or_absent(algorithm: Any) -> bool:
+    parameters = algorithm["parameters"]
+    return isinstance(parameters, (core.Void, core.Null)) or (
+        parameters.native is None and (parameters.dump() in (b"", b"\x05\x00"))
+    )
+
+
+def _structure_problem(signer: cms.SignerInfo) -> str | None:
+    """The unsigned parts of a SignerInfo that must still be exactly as RFC 5652 and
+    RFC 9215 say (a change there is tampering even though no signature covers it)."""
+    version = signer["version"].native
+    expected = "v1" if signer["sid"].name == "issuer_and_serial_number" else "v3"
+    if version != expected:
+        return f"SignerInfo version {version} does not fit its signer identifier"
+    if not _null_or_absent(signer["digest_algorithm"]):
+        return "the Streebog digest algorithm takes no parameters"
+    if not _null_or_absent(signer["signature_algorithm"]):
+        return "the GOST signature algorithm takes no parameters"
+    return None
+
+
 def check_signer(
     signer: cms.SignerInfo,
     content_type: str,
@@ -269,6 +290,10 @@ def check_signer(
     result.digest_algorithm = f"streebog{bits}" if bits else digest_oid
     if bits is None:
         result.errors.append(("unsupported_algorithm", f"not a Streebog digest: {digest_oid}"))
+        return result
+    problem = _structure_problem(signer)
+    if problem:
+        result.errors.append(("signature_unverifiable", problem))
         return result
     certificate = _find_certificate(signer, candidates)
     if certificate is None:

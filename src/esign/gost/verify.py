@@ -22,7 +22,7 @@ from esign.certs.trusted_list import TrustedList
 from esign.errors import EsignError, MalformedInputError
 from esign.gost import chain as gost_chain
 from esign.gost import params, streebog
-from esign.gost.cms import _content, _der, check_signer
+from esign.gost.cms import _content, _der, check_signer, is_gost_signed_data
 from esign.gost.x509 import describe_key
 from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
@@ -88,6 +88,8 @@ def _check_timestamp(
     if len(signers) != 1:
         report.error("timestamp_invalid", "a time-stamp token has exactly one signer")
         return None
+    if not is_gost_signed_data(signed):
+        return _check_other_timestamp(report, token, gen_time, extra, tsa_trust)
     check = check_signer(
         signers[0],
         "tst_info",
@@ -115,6 +117,30 @@ def _check_timestamp(
         return None
     report.timestamp = gen_time
     report.timestamp_authority = check.certificate.subject.rfc4514_string()
+    return gen_time
+
+
+def _check_other_timestamp(
+    report: VerificationReport,
+    token: cms.ContentInfo,
+    gen_time: datetime.datetime,
+    extra: Sequence[x509.Certificate],
+    tsa_trust: TrustContext,
+) -> datetime.datetime | None:
+    """A token from a non-GOST TSA (e.g. esign's own, or any RFC 3161 service stamping
+    the SHA-256 of a GOST signature): checked by esign's general CMS verifier."""
+    from esign.signing.verify import verify as verify_cms
+
+    checked = verify_cms(token.dump(), trust=tsa_trust, at=gen_time, certificates=extra)
+    if not checked.valid:
+        codes = {e.code for e in checked.errors}
+        path_codes = {"no_path", "untrusted", "revoked", "expired", "wrong_usage"}
+        code = "timestamp_untrusted" if codes & path_codes else "timestamp_invalid"
+        reasons = "; ".join(e.message for e in checked.errors)
+        report.error(code, f"the time-stamp does not hold: {reasons}")
+        return None
+    report.timestamp = gen_time
+    report.timestamp_authority = checked.signer.subject if checked.signer else None
     return gen_time
 
 
@@ -160,9 +186,19 @@ def verify(
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     if not signers:
         raise MalformedInputError("the SignedData has no signer")
+    if signed["version"].native not in ("v1", "v3", "v4", "v5"):
+        raise MalformedInputError("a SignedData version is 1, 3, 4 or 5 (RFC 5652 §5.1)")
+    listed = {a["algorithm"].dotted for a in signed["digest_algorithms"]}
     extra = [*embedded, *certificates]
     reports = []
     for signer in signers:
+        if signer["digest_algorithm"]["algorithm"].dotted not in listed:
+            report = VerificationReport()
+            report.error(
+                "bad_signature", "the signer's digest algorithm is not in digestAlgorithms"
+            )
+            reports.append(report.finish())
+            continue
         try:
             report = _verify_signer(
                 signer,
