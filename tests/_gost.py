@@ -3,6 +3,7 @@ system default), and small GOST PKI builders shared by the GOST tests."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -16,10 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from esign.gost.authority import GostAuthority
 from esign.gost.keys import GostPrivateKey, generate
 
-ENGINE_PATHS = (
-    "/usr/lib/x86_64-linux-gnu/engines-3/gost.so",
-    "/usr/lib/aarch64-linux-gnu/engines-3/gost.so",
-)
+ENGINE_GLOB = "/usr/lib/*/engines-3/gost.so"  # Debian: libengine-gost-openssl
 PEM = serialization.Encoding.PEM
 
 #: (openssl algorithm, engine paramset, esign key name): the sets the issue asks for.
@@ -52,7 +50,7 @@ class GostOpenssl:
 
 def engine_config(folder: Path) -> Path:
     """An openssl.cnf that loads the GOST engine (keys, CMS) for this process only."""
-    engine = next((p for p in ENGINE_PATHS if os.path.exists(p)), None)
+    engine = next(iter(sorted(glob.glob(ENGINE_GLOB))), None)
     if engine is None:
         if os.environ.get("CI"):
             pytest.fail("the GOST engine is required on CI (.ci/run installs it)")

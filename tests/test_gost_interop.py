@@ -22,6 +22,7 @@ from esign.certs import TrustContext
 from esign.errors import WrongPasswordError
 from esign.gost import cms as gost_cms
 from esign.gost import keys as gost_keys
+from esign.gost.authority import GostAuthority
 from esign.gost.chain import validate as validate_chain
 from esign.gost.x509 import public_key_of, verify_certificate_signature
 from esign.keys.pkcs8 import Pbkdf2Kdf
@@ -174,6 +175,59 @@ def test_esign_certificates_and_crls_pass_openssl_verify(
     assert gost.run("verify", "-CAfile", ca_file, bad_file).returncode != 0
     outcome = validate_chain(tampered, anchors=[pki.ca.certificate])
     assert not outcome.ok and outcome.code == "path_invalid"
+
+
+@pytest.mark.parametrize("hash_algorithm", ["sha1", "sha256"])
+def test_esign_gost_ocsp_passes_openssl(
+    gost: GostOpenssl, pki: GostPki, tmp_path: Path, hash_algorithm: str
+) -> None:
+    """GOST-signed OCSP responses: openssl verifies them and reads the status; esign's
+    TrustContext uses them for revocation of a leaf that names the responder."""
+    ca = GostAuthority(pki.ca.key, pki.ca.certificate, ocsp_url="http://127.0.0.1:9/ocsp")
+    key = gost_keys.generate("gost2012-256-tca")
+    leaf = ca.issue(key.public_key(), subject="CN=OCSP subject")
+    ca_file = write_cert(ca.certificate, tmp_path / "ca.pem")
+    leaf_file = write_cert(leaf, tmp_path / "leaf.pem")
+    response = tmp_path / "response.der"
+    for status in ("good", "revoked"):
+        if status == "revoked":
+            ca.revoke(leaf, x509.ReasonFlags.key_compromise)
+        response.write_bytes(ca.ocsp_response(leaf, hash_algorithm=hash_algorithm))
+        result = gost.run(
+            "ocsp",
+            "-respin",
+            response,
+            "-issuer",
+            ca_file,
+            f"-{hash_algorithm}",
+            "-cert",
+            leaf_file,
+            "-CAfile",
+            ca_file,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"Response verify OK" in result.stderr + result.stdout
+        assert f"leaf.pem: {status}".encode() in result.stdout
+        path = TrustContext([ca.certificate], ocsps=[response.read_bytes()]).validate(leaf)
+        assert path.trusted == (status == "good"), path.failures
+    # One flipped byte of the response signature: openssl refuses, esign finds no status.
+    der = bytearray(response.read_bytes())
+    der[-3] ^= 1
+    response.write_bytes(bytes(der))
+    refused = gost.run(
+        "ocsp",
+        "-respin",
+        response,
+        "-issuer",
+        ca_file,
+        f"-{hash_algorithm}",
+        "-cert",
+        leaf_file,
+        "-CAfile",
+        ca_file,
+    )
+    assert b"Response verify OK" not in refused.stderr + refused.stdout
+    assert not TrustContext([ca.certificate], ocsps=[bytes(der)]).validate(leaf).trusted
 
 
 # -- CMS / CAdES ------------------------------------------------------------------------------

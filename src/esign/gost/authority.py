@@ -21,7 +21,13 @@ from esign.certs.profiles import QualifiedSettings, get_profile
 from esign.errors import CertificateProfileError
 from esign.gost import keys as gost_keys
 from esign.gost.keys import GostPrivateKey, GostPublicKey
-from esign.gost.x509 import placeholder_key, public_key_of, sign_certificate, sign_crl
+from esign.gost.x509 import (
+    build_ocsp_response,
+    placeholder_key,
+    public_key_of,
+    sign_certificate,
+    sign_crl,
+)
 
 Clock = Callable[[], datetime.datetime]
 
@@ -181,7 +187,7 @@ class GostAuthority:
     ) -> None:
         """Record a revocation; the next :meth:`crl` lists it."""
         serial = certificate if isinstance(certificate, int) else certificate.serial_number
-        self.revoked[serial] = _Revoked(serial, at or self.clock(), reason)
+        self.revoked[serial] = _Revoked(serial, (at or self.clock()).replace(microsecond=0), reason)
 
     def crl(self, *, days: int = 7) -> x509.CertificateRevocationList:
         """A complete CRL of this CA's revocations, signed with its GOST key."""
@@ -211,6 +217,29 @@ class GostAuthority:
             )
             builder = builder.add_revoked_certificate(revoked)
         return sign_crl(builder, self.key)
+
+    def ocsp_response(
+        self,
+        certificate: x509.Certificate,
+        *,
+        hash_algorithm: str = "sha1",
+        days: int = 1,
+    ) -> bytes:
+        """A DER OCSP response (RFC 6960) for one certificate, signed by this CA's GOST key
+        (the CA answers for itself: responder by key hash, as openssl expects).
+
+        ``hash_algorithm`` names the CertID hash (``sha1`` as most clients ask, or
+        ``sha256``); the response signature is GOST R 34.10-2012 over Streebog.
+        """
+        return build_ocsp_response(
+            self.key,
+            self.certificate,
+            certificate,
+            self.revoked.get(certificate.serial_number),
+            now=self.clock(),
+            hash_algorithm=hash_algorithm,
+            days=days,
+        )
 
     @property
     def public_key(self) -> GostPublicKey:

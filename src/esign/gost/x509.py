@@ -10,11 +10,15 @@ encoding round trip is borrowed; no signature of the throwaway key survives.
 
 from __future__ import annotations
 
+import datetime
 import functools
+import hashlib
 from typing import Any
 
+from asn1crypto import core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -91,6 +95,73 @@ def sign_crl(
     draft = builder.sign(placeholder_key(), hashes.SHA256())
     crl = asn1_crl.CertificateList.load(draft.public_bytes(_DER))
     return x509.load_der_x509_crl(_resign(crl, issuer_key, "tbs_cert_list"))
+
+
+def build_ocsp_response(
+    key: GostPrivateKey,
+    issuer: x509.Certificate,
+    certificate: x509.Certificate,
+    revoked: Any,
+    *,
+    now: datetime.datetime,
+    hash_algorithm: str = "sha1",
+    days: int = 1,
+) -> bytes:
+    """A GOST-signed BasicOCSPResponse for ``certificate`` issued by ``issuer`` (whose key
+    is ``key``). ``revoked`` is None or has ``when`` and ``reason`` (x509.ReasonFlags)."""
+    if hash_algorithm not in ("sha1", "sha256"):
+        raise UnsupportedAlgorithmError("an OCSP CertID is hashed with sha1 or sha256 here")
+    issuer_asn1 = asn1_x509.Certificate.load(issuer.public_bytes(_DER))
+    key_bits = bytes(issuer_asn1["tbs_certificate"]["subject_public_key_info"]["public_key"].native)
+    hasher = getattr(hashlib, hash_algorithm)
+    cert_id = asn1_ocsp.CertId(
+        {
+            "hash_algorithm": {"algorithm": hash_algorithm},
+            "issuer_name_hash": hasher(issuer_asn1.subject.dump()).digest(),
+            "issuer_key_hash": hasher(key_bits).digest(),
+            "serial_number": certificate.serial_number,
+        }
+    )
+    if revoked is None:
+        status = asn1_ocsp.CertStatus(name="good", value=core.Null())
+    else:
+        info = {"revocation_time": revoked.when}
+        if revoked.reason is not x509.ReasonFlags.unspecified:
+            info["revocation_reason"] = revoked.reason.name
+        status = asn1_ocsp.CertStatus(name="revoked", value=info)
+    produced = now.replace(microsecond=0)
+    tbs = asn1_ocsp.ResponseData(
+        {
+            "responder_id": asn1_ocsp.ResponderId(
+                name="by_key", value=hashlib.sha1(key_bits).digest()
+            ),
+            "produced_at": produced,
+            "responses": [
+                {
+                    "cert_id": cert_id,
+                    "cert_status": status,
+                    "this_update": produced,
+                    "next_update": produced + datetime.timedelta(days=days),
+                }
+            ],
+        }
+    )
+    tbs_der = tbs.dump()
+    basic = asn1_ocsp.BasicOCSPResponse(
+        {
+            "tbs_response_data": asn1_ocsp.ResponseData.load(tbs_der),
+            "signature_algorithm": _signature_algorithm(key.paramset.bits),
+            "signature": key.sign_digest(streebog.digest(key.paramset.bits, tbs_der)),
+        }
+    )
+    response = asn1_ocsp.OCSPResponse(
+        {
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        }
+    )
+    der: bytes = response.dump()
+    return der
 
 
 def public_key_of(certificate: x509.Certificate) -> GostPublicKey:
