@@ -263,6 +263,11 @@ def _verify_signer(
         for attribute in unsigned:
             if attribute["type"].native == "signature_time_stamp_token":
                 tokens.extend(attribute["values"])
+            elif attribute["type"].native == "counter_signature":
+                report.warn(
+                    "countersignature_unchecked",
+                    "a counter-signature on a GOST signature is not verified by esign",
+                )
     if len(tokens) > 1:
         report.warn("several_timestamps", "more than one signature time-stamp: the first is used")
     if tokens:
