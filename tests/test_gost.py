@@ -32,9 +32,11 @@ from esign.gost.authority import GostAuthority
 from esign.gost.keys import GostPrivateKey, GostPublicKey, generate, load_pkcs8
 from esign.keys import generate_key
 from esign.keys.algorithms import KeyUse, algorithm_name, names_for
+from esign.keys.handle import LocalKey
 from esign.keys.pkcs8 import Pbkdf2Kdf
 from esign.keys.storage import dump_key, parse_key
 from esign.signing.report import SignatureLevel
+from esign.signing.sign import add_validation_data
 from esign.signing.timestamps import TimeStampAuthority
 
 from . import _signing_pki as helpers
@@ -93,14 +95,28 @@ def test_every_parameter_set_signs_and_round_trips(name: str) -> None:
 
 
 def test_key_names_and_defaults() -> None:
-    assert {"gost2012-256", "gost2012-512", "gost2012-256-tca"} <= set(names_for(KeyUse.SIGN))
-    assert generate_key("gost2012-256").paramset.oid == "1.2.643.2.2.35.1"  # type: ignore[union-attr]
-    assert generate_key("gost2012-512").paramset.oid == "1.2.643.7.1.2.1.2.1"  # type: ignore[union-attr]
+    signing = set(names_for(KeyUse.SIGN))
+    assert {f"gost2012-256-{s}" for s in ("a", "b", "c", "xa", "xb", "tca", "tcd")} <= signing
+    assert {"gost2012-512-a", "gost2012-512-b", "gost2012-512-c"} <= signing
+    assert generate_key("gost2012-256-a").paramset.oid == "1.2.643.2.2.35.1"  # type: ignore[union-attr]
+    assert generate_key("gost2012-512-a").paramset.oid == "1.2.643.7.1.2.1.2.1"  # type: ignore[union-attr]
     # Engine "A" is CryptoPro-A; TC26-A is "TCA" (a twisted Edwards curve).
     assert params.paramset("gost2012-256-a").title == "CryptoPro-A"
     assert params.paramset("gost2012-256-tca").oid == "1.2.643.7.1.2.1.1.1"
-    with pytest.raises(UnsupportedAlgorithmError):
-        generate_key("gost2012-256-z")
+    for unknown in ("gost2012-256-z", "gost2012-256", "gost2012-512-d"):
+        with pytest.raises(UnsupportedAlgorithmError):
+            generate_key(unknown)
+
+
+@pytest.mark.parametrize("name", ["gost2012-256-xb", "gost2012-512-b"])
+def test_gost_key_handle_signs_streebog_only(name: str) -> None:
+    key = generate(name)
+    handle = LocalKey(key)
+    bits = key.paramset.bits
+    value = handle.sign(DOC, digest=f"streebog{bits}")
+    key.public_key().verify_digest(value, streebog.digest(bits, DOC))
+    with pytest.raises(UnsupportedAlgorithmError, match=f"streebog{bits} only"):
+        handle.sign(DOC, digest="sha256")
 
 
 def test_wire_form_pitfalls() -> None:
@@ -170,6 +186,23 @@ def test_gost_chain_with_crl_revocation(signature: bytes, gpki: GostPki) -> None
         sig, DOC, trust=TrustContext([gpki.ca.certificate], crls=[bytes(broken)])
     )
     assert not unknown.valid
+
+
+def test_gost_b_lt_verifies_offline(gpki: GostPki) -> None:
+    """CAdES B-LT: the chain and a GOST CRL embedded; the verifier holds only the root."""
+    sub = gpki.ca.create_intermediate("CN=GOST LT CA", algorithm="gost2012-256-b")
+    key = generate("gost2012-256-c")
+    cert = sub.issue(key.public_key(), subject="CN=Kuznetsov")
+    sig = esign.sign(DOC, signer=(key, cert))  # type: ignore[arg-type]
+    trust = TrustContext([gpki.ca.certificate], revocation_required=True)
+    assert not esign.verify(sig, DOC, trust=trust).valid  # no intermediate, no CRL
+    root_crl = gpki.ca.crl()
+    lt = add_validation_data(sig, certificates=[sub.certificate], crls=[sub.crl(), root_crl])
+    report = esign.verify(lt, DOC, trust=trust)
+    assert report.valid, report.errors
+    sub.revoke(cert)
+    revoked = add_validation_data(sig, certificates=[sub.certificate], crls=[sub.crl(), root_crl])
+    assert [e.code for e in esign.verify(revoked, DOC, trust=trust).errors] == ["revoked"]
 
 
 def test_untrusted_and_expired(signature: bytes, gpki: GostPki) -> None:

@@ -289,5 +289,5 @@ def load_pkcs8(der: bytes) -> GostPrivateKey:
 
 
 def generate(name: str) -> GostPrivateKey:
-    """A new key for an esign GOST key name (``gost2012-256-tca``, ``gost2012-512``, ...)."""
+    """A new key for an esign GOST key name (``gost2012-256-tca``, ``gost2012-512-a``, ...)."""
     return GostPrivateKey.generate(params.paramset(name))

@@ -86,16 +86,13 @@ PARAMSETS: tuple[ParamSet, ...] = (
 )
 BY_OID = {(p.bits, p.oid): p for p in PARAMSETS}
 BY_NAME = {p.key_name: p for p in PARAMSETS}
-#: The short names: ``gost2012-256`` is CryptoPro-A (what most issued certificates use),
-#: ``gost2012-512`` is TC26-512-A.
-DEFAULTS = {"gost2012-256": BY_NAME["gost2012-256-a"], "gost2012-512": BY_NAME["gost2012-512-a"]}
 
 
 def paramset(name: str) -> ParamSet:
-    """The parameter set of an esign key name (``gost2012-256-xa``, ``gost2012-512``, ...)."""
-    found = DEFAULTS.get(name) or BY_NAME.get(name)
+    """The parameter set of an esign key name (``gost2012-256-xa``, ``gost2012-512-a``, ...)."""
+    found = BY_NAME.get(name)
     if found is None:
-        known = ", ".join(sorted({*DEFAULTS, *BY_NAME}))
+        known = ", ".join(sorted(BY_NAME))
         raise UnsupportedAlgorithmError(f"unknown GOST key name {name!r}; known: {known}")
     return found
 

@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem,
 from esign.errors import UnsupportedAlgorithmError
 from esign.gost.keys import GostPrivateKey, GostPublicKey
 from esign.gost.params import BY_NAME as GOST_NAMES
-from esign.gost.params import DEFAULTS as GOST_DEFAULTS
 
 MLDSAPrivateKey: TypeAlias = (
     mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
@@ -176,9 +175,9 @@ def _gost(name: str) -> Callable[[], PrivateKey]:
     return generate
 
 
-# GOST R 34.10-2012 (needs the ``gost`` extra): the names of openssl's GOST engine
-# parameter sets, plus ``gost2012-256`` (CryptoPro-A) and ``gost2012-512`` (TC26-512-A).
-for _name in (*GOST_DEFAULTS, *GOST_NAMES):
+# GOST R 34.10-2012 (needs the ``gost`` extra), named after openssl's GOST engine parameter
+# sets: gost2012-256-{a,b,c,xa,xb,tca,tcb,tcc,tcd}, gost2012-512-{a,b,c}.
+for _name in GOST_NAMES:
     ALGORITHMS[_name] = KeyAlgorithm(_name, True, False, False, _gost(_name), ("gost2012",))
 
 
