@@ -179,13 +179,18 @@ def test_gost_chain_with_crl_revocation(signature: bytes, gpki: GostPki) -> None
         cert, extra_certificates=[sub.certificate]
     )
     assert not path.trusted and path.failures[0].code == "revoked"
-    # A CRL whose GOST signature is broken is no evidence: revocation is then unknown.
+    # A CRL whose GOST signature is broken is no evidence: when revocation information is
+    # required, the signature is then not valid.
     broken = bytearray(clean)
     broken[-4] ^= 1
-    unknown = esign.verify(
-        sig, DOC, trust=TrustContext([gpki.ca.certificate], crls=[bytes(broken)])
-    )
-    assert not unknown.valid
+    strict = TrustContext([gpki.ca.certificate], crls=[bytes(broken)], revocation_required=True)
+    unknown = esign.verify(sig, DOC, trust=strict)
+    assert not unknown.valid and unknown.errors[0].code == "no_revocation_info"
+    strict_clean = TrustContext([gpki.ca.certificate], crls=[clean], revocation_required=True)
+    assert not esign.verify(sig, DOC, trust=strict_clean).valid  # the root's CRL is missing
+    root_crl = gpki.ca.crl().public_bytes(serialization.Encoding.DER)
+    both = TrustContext([gpki.ca.certificate], crls=[clean, root_crl], revocation_required=True)
+    assert esign.verify(sig, DOC, trust=both).valid
 
 
 def test_gost_b_lt_verifies_offline(gpki: GostPki) -> None:

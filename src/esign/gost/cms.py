@@ -9,8 +9,8 @@ CAdES-T: an RFC 3161 token over the signature value in the signature-time-stamp
 attribute; its own GOST signature, imprint and TSA path are checked on verification.
 
 pyHanko's CMS code hashes with ``cryptography``, which has no Streebog, so this module
-builds and checks the SignedData itself with asn1crypto; path validation goes through
-:mod:`esign.gost.chain` (pyhanko-certvalidator with GOST plug-ins).
+builds and checks the SignedData itself with asn1crypto; paths are validated by the
+caller's TrustContext, which is GOST-aware through :mod:`esign.gost.chain`'s plug-ins.
 """
 
 from __future__ import annotations

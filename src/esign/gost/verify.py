@@ -16,11 +16,11 @@ from typing import BinaryIO
 
 from asn1crypto import cms, core, tsp
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from esign.certs.trust import TrustContext
 from esign.certs.trusted_list import TrustedList
 from esign.errors import EsignError, MalformedInputError
-from esign.gost import chain as gost_chain
 from esign.gost import params, streebog
 from esign.gost.cms import _content, _der, check_signer, is_gost_signed_data
 from esign.gost.x509 import describe_key
@@ -102,18 +102,15 @@ def _check_timestamp(
             "timestamp_invalid", f"the time-stamp token does not verify: {message} ({code})"
         )
         return None
-    path = gost_chain.validate(
-        check.certificate,
-        anchors=tsa_trust.anchors,
-        intermediates=[*tsa_trust.intermediates, *certificates],
-        crls=tsa_trust.crls,
-        moment=gen_time,
-        extended_key_usage={"time_stamping"},
+    path = tsa_trust.validate(
+        check.certificate, at=gen_time, usage="any", extra_certificates=certificates
     )
-    if not path.ok:
-        report.error(
-            "timestamp_untrusted", f"the time-stamp authority is not trusted: {path.message}"
-        )
+    if not path.trusted:
+        reasons = "; ".join(f.message for f in path.failures)
+        report.error("timestamp_untrusted", f"the time-stamp authority is not trusted: {reasons}")
+        return None
+    if not _time_stamping(check.certificate):
+        report.error("timestamp_untrusted", "the TSA certificate lacks the timeStamping usage")
         return None
     report.timestamp = gen_time
     report.timestamp_authority = check.certificate.subject.rfc4514_string()
@@ -144,14 +141,13 @@ def _check_other_timestamp(
     return gen_time
 
 
-def _signing_usage(certificate: x509.Certificate) -> set[str]:
-    """digitalSignature when the certificate restricts key usage (RFC 5280 §4.2.1.3:
-    without the extension, any usage is allowed)."""
+def _time_stamping(certificate: x509.Certificate) -> bool:
+    """RFC 3161 §2.3: a TSA certificate has exactly the timeStamping extended key usage."""
     try:
-        certificate.extensions.get_extension_for_class(x509.KeyUsage)
+        usage = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        return set()
-    return {"digital_signature"}
+        return False
+    return list(usage) == [ExtendedKeyUsageOID.TIME_STAMPING]
 
 
 def verify(
@@ -276,24 +272,20 @@ def _verify_signer(
             moment = stamped
     moment = moment or datetime.datetime.now(datetime.timezone.utc)
     report.validation_time = moment
-    all_crls = [*trust.crls, *crls]
-    path = gost_chain.validate(
-        check.certificate,
-        anchors=trust.anchors,
-        intermediates=[*trust.intermediates, *extra],
-        crls=all_crls,
-        moment=moment,
-        revocation_required=trust.revocation_required,
-        key_usage=_signing_usage(check.certificate),
+    # The path is judged by the caller's TrustContext (GOST-aware through esign.gost.chain's
+    # plug-ins): same revocation rules, domains and failure codes as any other signature.
+    path = trust.validate(
+        check.certificate, at=moment, usage="signing", extra_certificates=extra, crls=crls
     )
-    if not path.ok:
-        report.error(path.code or "path_invalid", path.message or "the path does not validate")
-        if path.code == "revoked":
-            report.revocation = f"revoked: {path.message}"
+    for failure in path.failures:
+        report.error(failure.code, failure.message)
+    if path.revocation_reason is not None:
+        report.revocation = f"revoked ({path.revocation_reason}) at {path.revoked_at}"
+    if not path.trusted:
         return report
     report.chain = path.chain
-    report.trust_domain = trust.name
-    report.revocation = "not revoked" if all_crls else "not checked (no CRL given)"
+    report.trust_domain = path.domain
+    report.revocation = "not revoked" if [*trust.crls, *crls] else "not checked (no CRL given)"
     if not report.errors:
         report.valid = True
         decision = decide_level(path.chain, trusted_lists=trusted_lists, jurisdiction=jurisdiction)
