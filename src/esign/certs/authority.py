@@ -116,7 +116,7 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
     return name
 
 
-_GOST_CA = "GOST R 34.10-2012 keys are certified by a GOST CA: esign.gost.GostAuthority"
+_GOST_CA = "GOST R 34.10-2012 keys are certified by a GOST CA: esign.gost.authority.GostAuthority"
 
 
 def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
