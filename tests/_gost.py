@@ -65,6 +65,19 @@ def engine_config(folder: Path) -> Path:
     return path
 
 
+def provider_config(folder: Path) -> Path:
+    """An openssl.cnf that activates the GOST provider (hashlib then has Streebog)."""
+    if not glob.glob("/usr/lib/*/ossl-modules/gostprov.so"):
+        pytest.skip("openssl GOST provider (gostprov) not installed")
+    path = folder / "openssl-gostprov.cnf"
+    path.write_text(
+        "openssl_conf = openssl_def\n[openssl_def]\nproviders = provider_section\n"
+        "[provider_section]\ndefault = default_section\ngostprov = gost_section\n"
+        "[default_section]\nactivate = 1\n[gost_section]\nactivate = 1\n"
+    )
+    return path
+
+
 def write_key(key: GostPrivateKey, path: Path) -> Path:
     path.write_bytes(
         key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

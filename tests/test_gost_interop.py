@@ -10,6 +10,9 @@ and CRLs pass openssl; esign's CAdES passes ``openssl cms -verify``; openssl's
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from esign.certs import TrustContext
 from esign.errors import WrongPasswordError
 from esign.gost import cms as gost_cms
 from esign.gost import keys as gost_keys
+from esign.gost import streebog
 from esign.gost.authority import GostAuthority
 from esign.gost.chain import validate as validate_chain
 from esign.gost.x509 import public_key_of, verify_certificate_signature
@@ -35,6 +39,7 @@ from ._gost import (
     GostPki,
     gost_openssl_from,
     make_gost_pki,
+    provider_config,
     write_cert,
     write_key,
 )
@@ -72,6 +77,29 @@ def _flip(data: bytes, index: int) -> bytes:
     out = bytearray(data)
     out[index] ^= 0x01
     return bytes(out)
+
+
+def test_streebog_backends_agree(tmp_path: Path) -> None:
+    """hashlib with OpenSSL's GOST provider (chosen when loaded) and gostcrypto give the same
+    bytes, so signatures do not depend on which backend a process has."""
+    env = dict(os.environ, OPENSSL_CONF=str(provider_config(tmp_path)))
+    code = (
+        "import sys; from esign.gost import streebog; "
+        "data = sys.stdin.buffer.read(); "
+        "print(streebog.backend(), streebog.digest(256, data).hex(), "
+        "streebog.digest(512, data).hex())"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], input=DOC * 100, env=env, capture_output=True, check=True
+    )
+    backend, d256, d512 = child.stdout.decode().split()
+    assert backend == "openssl"
+    gostcrypto = streebog._GostcryptoHasher(256)
+    gostcrypto.update(DOC * 100)
+    assert d256 == gostcrypto.digest().hex()
+    wide = streebog._GostcryptoHasher(512)
+    wide.update(DOC * 100)
+    assert d512 == wide.digest().hex()
 
 
 # -- keys ------------------------------------------------------------------------------------
