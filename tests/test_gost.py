@@ -42,6 +42,7 @@ from esign.signing.timestamps import TimeStampAuthority
 from . import _signing_pki as helpers
 from ._gost import GostPki, make_gost_pki, write_cert
 from .conftest import Pki, run
+from .test_properties import Mutation, mutations
 
 DOC = b"tax return 2026, Ivanov I. I."
 ALL_NAMES = sorted(params.BY_NAME)
@@ -326,6 +327,19 @@ def test_any_change_to_the_document_fails(
     else:
         doc = doc[:index]
     assert _errors(signature, bytes(doc), trust) == ["content_modified"]
+
+
+@settings(max_examples=30)
+@given(mutation=mutations)
+def test_any_mutation_of_a_gost_signature_is_invalid_or_refused(
+    signature: bytes, gpki: GostPki, mutation: Mutation
+) -> None:
+    """Flipped, inserted or deleted bytes, truncation: never valid, never a traceback."""
+    changed = mutation.apply(signature)
+    if changed == signature:
+        return
+    codes = _errors(changed, DOC, TrustContext([gpki.ca.certificate]))
+    assert codes is None or codes, f"{mutation} still verifies"
 
 
 def test_every_byte_of_a_gost_signature_matters(signature: bytes, gpki: GostPki) -> None:
