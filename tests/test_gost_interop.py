@@ -314,6 +314,21 @@ def test_esign_cades_passes_openssl_cms_verify(
     assert esign.verify(signature, DOC, trust=trust).valid
 
 
+def test_esign_gost_smime_passes_openssl_smime_verify(
+    gost: GostOpenssl, pki: GostPki, tmp_path: Path
+) -> None:
+    from esign.signing.smime import write_smime
+
+    mail = write_smime(DOC, signer=(pki.key, pki.cert), detached=True)  # type: ignore[arg-type]
+    bits = pki.key.paramset.bits
+    assert f'micalg="gostr3411-2012-{bits}"'.encode() in mail
+    path = tmp_path / "mail.eml"
+    path.write_bytes(mail)
+    ca_file = write_cert(pki.ca.certificate, tmp_path / "ca.pem")
+    gost.ok("smime", "-verify", "-in", path, "-CAfile", ca_file, "-out", tmp_path / "out")
+    assert DOC in (tmp_path / "out").read_bytes()
+
+
 def gost_cms_signature_value(signature: bytes) -> bytes:
     from asn1crypto import cms
 
