@@ -53,6 +53,7 @@ from esign.errors import (
     MalformedInputError,
     RevocationError,
 )
+from esign.gost.keys import GostPublicKey
 from esign.keys.algorithms import PrivateKey, PublicKey, generate_key
 from esign.keys.storage import load_key, save_key
 
@@ -113,6 +114,9 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
     if len(name) == 0:
         raise MalformedInputError("the distinguished name is empty")
     return name
+
+
+_GOST_CA = "GOST R 34.10-2012 keys are certified by a GOST CA: esign.gost.authority.GostAuthority"
 
 
 def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
@@ -250,6 +254,8 @@ class CertificateAuthority:
         name = parse_name(subject)
         now = clock()
         public = key.public_key()
+        if isinstance(public, GostPublicKey):  # GOST: esign.gost.authority.GostAuthority
+            raise CertificateProfileError(_GOST_CA)
         builder = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -442,6 +448,8 @@ class CertificateAuthority:
     ) -> x509.CertificateBuilder:
         if days <= 0:
             raise CertificateProfileError("validity must be at least one day")
+        if isinstance(public_key, GostPublicKey):  # GOST: esign.gost.authority.GostAuthority
+            raise CertificateProfileError(_GOST_CA)
         key_usage = profile.key_usage(public_key)
         subject = profile.check_subject(subject, self.qualified)
         profile_extensions = self._profile_extensions(profile, subject_sign_tool)

@@ -22,11 +22,12 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
 
 from esign.errors import MalformedInputError
+from esign.gost.x509 import crl_signed_by
 
 MAX_REVINFO_BYTES = 64 << 20  # a CRL of a million entries is ~40 MiB
 
@@ -266,6 +267,8 @@ class IndexedCrl:
             parsed = x509.load_der_x509_crl(self.der)
             ca = x509.load_der_x509_certificate(issuer.dump())
             return bool(parsed.is_signature_valid(ca.public_key()))  # type: ignore[arg-type]
+        except UnsupportedAlgorithm:  # GOST R 34.10-2012: checked by esign.gost
+            return crl_signed_by(self.der, issuer.dump())
         except (ValueError, TypeError, InvalidSignature):
             return False
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from asn1crypto import core
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from esign.asn1 import SIMPLE_ATTESTATION_EKU_OID
 from esign.certs import qualified as q
-from esign.errors import MalformedInputError, UnsupportedAlgorithmError
+from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
+from esign.gost.x509 import public_key_of
 from esign.keys.algorithms import algorithm_name
 
 _USAGE_NAMES = (
@@ -143,6 +145,11 @@ def _describe(certificate: x509.Certificate) -> dict[str, Any]:
     cdp = _ext(certificate, x509.CRLDistributionPoints)
     try:
         key = algorithm_name(certificate.public_key())  # type: ignore[arg-type]
+    except UnsupportedAlgorithm:  # cryptography cannot read GOST keys: esign.gost can
+        try:
+            key = algorithm_name(public_key_of(certificate))
+        except EsignError as exc:
+            key = f"unsupported ({exc})"
     except UnsupportedAlgorithmError:
         key = type(certificate.public_key()).__name__
     ru = {

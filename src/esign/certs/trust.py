@@ -51,6 +51,7 @@ from esign.certs.revinfo import (
 )
 from esign.certs.status import CertificateStatus, RevocationEngine, Status
 from esign.certs.trusted_list import TrustedList
+from esign.gost.chain import GostAwarePolicy, GostSignatureValidator
 from esign.policy import AlgorithmPolicy
 
 #: Key usages a certificate needs for each job esign validates it for.
@@ -397,8 +398,12 @@ class TrustContext:
                 RevocationCheckingPolicy(side_rule, side_rule),
                 retroactive_revinfo=self.retroactive_revocation,
             ),
-            algorithm_usage_policy=self.algorithm_policy.for_path_validation(),
-            signature_validator=self.algorithm_policy.signature_validator(moment),
+            # GOST R 34.10-2012 chains: pyhanko-certvalidator's plug-ins (esign.gost.chain)
+            # around the one algorithm policy.
+            algorithm_usage_policy=GostAwarePolicy(self.algorithm_policy.for_path_validation()),
+            signature_validator=GostSignatureValidator(
+                self.algorithm_policy.signature_validator(moment)
+            ),
             time_tolerance=self.TIME_TOLERANCE,
         )
 

@@ -26,7 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -46,7 +48,14 @@ TSL_NAMESPACE = "http://uri.etsi.org/02231/v2#"
 
 def _key_id(certificate: x509.Certificate) -> bytes:
     """Identify a CA by its subject public key, so a re-issued CA certificate still matches."""
-    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    try:
+        spki = certificate.public_key().public_bytes(
+            Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+        )
+    except UnsupportedAlgorithm:  # e.g. GOST: the key as the certificate carries it
+        spki = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))[
+            "tbs_certificate"
+        ]["subject_public_key_info"].dump()
     return hashlib.sha256(spki).digest()
 
 

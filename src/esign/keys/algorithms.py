@@ -14,6 +14,8 @@ from typing import TypeAlias, TypeGuard
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 
 from esign.errors import UnsupportedAlgorithmError
+from esign.gost.keys import GostPrivateKey, GostPublicKey
+from esign.gost.params import BY_NAME as GOST_NAMES
 
 MLDSAPrivateKey: TypeAlias = (
     mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
@@ -29,6 +31,7 @@ PrivateKey: TypeAlias = (
     | x25519.X25519PrivateKey
     | MLDSAPrivateKey
     | MLKEMPrivateKey
+    | GostPrivateKey
 )
 PublicKey: TypeAlias = (
     ec.EllipticCurvePublicKey
@@ -37,6 +40,7 @@ PublicKey: TypeAlias = (
     | x25519.X25519PublicKey
     | MLDSAPublicKey
     | MLKEMPublicKey
+    | GostPublicKey
 )
 
 #: The private key classes esign accepts, for ``isinstance`` checks on loaded keys.
@@ -50,6 +54,7 @@ PRIVATE_KEY_TYPES: tuple[type, ...] = (
     mldsa.MLDSA87PrivateKey,
     mlkem.MLKEM768PrivateKey,
     mlkem.MLKEM1024PrivateKey,
+    GostPrivateKey,
 )
 
 #: The public key classes esign accepts (certificates, CSRs, public key files).
@@ -63,6 +68,7 @@ PUBLIC_KEY_TYPES: tuple[type, ...] = (
     mldsa.MLDSA87PublicKey,
     mlkem.MLKEM768PublicKey,
     mlkem.MLKEM1024PublicKey,
+    GostPublicKey,
 )
 
 
@@ -160,6 +166,21 @@ ALGORITHMS: dict[str, KeyAlgorithm] = {
 }
 
 
+def _gost(name: str) -> Callable[[], PrivateKey]:
+    def generate() -> PrivateKey:
+        from esign.gost.keys import generate as generate_gost
+
+        return generate_gost(name)
+
+    return generate
+
+
+# GOST R 34.10-2012 (needs the ``gost`` extra), named after openssl's GOST engine parameter
+# sets: gost2012-256-{a,b,c,xa,xb,tca,tcb,tcc,tcd}, gost2012-512-{a,b,c}.
+for _name in GOST_NAMES:
+    ALGORITHMS[_name] = KeyAlgorithm(_name, True, False, False, _gost(_name), ("gost2012",))
+
+
 def names_for(use: KeyUse) -> list[str]:
     """The algorithm names fit for ``use``, sorted (e.g. every name that can sign)."""
     return sorted(name for name, algorithm in ALGORITHMS.items() if algorithm.fit_for(use))
@@ -198,6 +219,8 @@ def algorithm_name(key: PrivateKey | PublicKey) -> str:
         return _EC_NAMES.get(key.curve.name, f"ec-{key.curve.name}")
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"rsa-{key.key_size}"
+    if isinstance(key, (GostPrivateKey, GostPublicKey)):
+        return key.paramset.key_name
     for classes, name in _CLASS_NAMES:
         if isinstance(key, classes):
             return name

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import (
 )
 
 from esign.errors import DecryptionError, UnsupportedAlgorithmError
+from esign.gost.keys import GostPrivateKey
 from esign.keys.algorithms import ALGORITHMS, PrivateKey, PublicKey, algorithm_name
 
 #: Digest names a caller may ask a signature to use (hash-then-sign schemes only).
@@ -139,6 +140,13 @@ def sign_with(
         ),
     ):
         return key.sign(data)
+    if isinstance(key, GostPrivateKey):  # GOST R 34.10-2012 signs Streebog digests only
+        from esign.gost import streebog
+
+        bits = key.paramset.bits
+        if digest != f"streebog{bits}":
+            raise UnsupportedAlgorithmError(f"{algorithm} keys sign with streebog{bits} only")
+        return key.sign_digest(streebog.digest(bits, data))
     raise UnsupportedAlgorithmError(f"{algorithm} keys cannot sign")
 
 

@@ -24,6 +24,7 @@ from esign.errors import (
     UnsupportedAlgorithmError,
     WrongPasswordError,
 )
+from esign.gost.keys import GostPrivateKey, is_gost_pkcs8, load_pkcs8
 from esign.keys.algorithms import PRIVATE_KEY_TYPES, PrivateKey
 from esign.keys.pkcs8 import (
     DEFAULT_KDF,
@@ -166,6 +167,10 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
         checked = _parse_encrypted_pkcs8(data, pw)
         if checked is not None:
             return checked
+    if not encrypted:  # GOST R 34.10-2012: cryptography cannot read it (esign.gost)
+        gost = _gost_key(data)
+        if gost is not None:
+            return gost
     try:
         try:
             key = loader(data, password=pw)
@@ -205,6 +210,19 @@ def parse_key(data: bytes, password: str | bytes | None = None) -> PrivateKey:
     return key  # type: ignore[return-value]
 
 
+def _gost_key(data: bytes) -> GostPrivateKey | None:
+    """A GOST private key from unencrypted PKCS#8 (PEM or DER); None for other keys."""
+    from asn1crypto import pem
+
+    der = data
+    if pem.detect(data):
+        try:
+            der = pem.unarmor(data[data.index(b"-----BEGIN ") :])[2]
+        except (ValueError, TypeError):
+            return None
+    return load_pkcs8(der) if is_gost_pkcs8(der) else None
+
+
 def _parse_encrypted_pkcs8(data: bytes, password: bytes) -> PrivateKey | None:
     """Decrypt PBES2 PKCS#8 here (not in ``cryptography``) so that esign's key-check
     attribute can be compared with the key read; None for schemes left to ``cryptography``.
@@ -233,6 +251,10 @@ def _parse_encrypted_pkcs8(data: bytes, password: bytes) -> PrivateKey | None:
         raise WrongPasswordError(
             "wrong password for the private key (or the file is damaged)"
         ) from None
+    gost = _gost_key(plain)
+    if gost is not None:
+        check_key(plain, gost.public_key().spki_der())
+        return gost
     try:
         key = serialization.load_der_private_key(plain, password=None)
     except UnsupportedAlgorithm as exc:

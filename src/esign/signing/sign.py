@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
+from esign.gost.keys import GostPrivateKey
 from esign.keys.algorithms import ALGORITHMS, algorithm_name
 from esign.keys.handle import LocalKey
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
@@ -191,6 +192,21 @@ def sign(
     (:class:`~esign.errors.KeyUsageError`) before the document is read.
     """
     key, certificate = signer
+    if isinstance(key, GostPrivateKey):  # GOST R 34.10-2012 + Streebog: esign.gost.cms
+        from esign.gost.cms import sign as gost_sign
+        from esign.gost.cms import time_stamp_with
+
+        stamp = time_stamp_with(timestamper) if timestamper is not None else None
+        return gost_sign(
+            data,
+            key=key,
+            certificate=certificate,
+            chain=chain,
+            detached=detached,
+            clock=clock,
+            signed_attributes=signed_attributes,
+            timestamp=stamp,
+        )
     key = check_key(key, certificate)
     parts = signer_parts(key, certificate, chain)
     extra = [attribute.dump() for attribute in signed_attributes]

@@ -34,6 +34,10 @@ MAX_HEADER_BYTES = 64 << 10
 SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 MIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _MICALG = {"sha256": "sha-256", "sha384": "sha-384", "sha512": "sha-512", "sha1": "sha-1"}
+# Streebog (by OID: asn1crypto has no name for it), as openssl's GOST engine writes it.
+_MICALG.update(
+    {"1.2.643.7.1.1.2.2": "gostr3411-2012-256", "1.2.643.7.1.1.2.3": "gostr3411-2012-512"}
+)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NOT_MIME: tuple[type[Exception], ...] = (MalformedInputError, *PARSE_ERRORS)
 

@@ -44,6 +44,8 @@ from esign.certs.status import Status
 from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
 from esign.errors import EsignError, MalformedInputError
+from esign.gost.cms import is_gost_signed_data
+from esign.gost.verify import verify as verify_gost
 from esign.policy import AlgorithmPolicy
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.indication import SubIndication
@@ -210,6 +212,19 @@ def verify(
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
     signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
+    if is_gost_signed_data(signed):  # GOST R 34.10-2012 + Streebog: esign.gost.verify
+        if digests is not None:
+            raise EsignError("GOST signatures are verified from the content, not digests")
+        return verify_gost(
+            unarmor(signature),
+            data,
+            trust=trust,
+            at=at,
+            certificates=certificates,
+            trusted_lists=trusted_lists,
+            jurisdiction=jurisdiction,
+            tsa_trust=tsa_trust,
+        )
     options = _Options(
         trust=trust,
         tsa_trust=tsa_trust or trust,
