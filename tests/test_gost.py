@@ -162,7 +162,8 @@ def test_gost_chain_with_crl_revocation(signature: bytes, gpki: GostPki) -> None
     cert = sub.issue(key.public_key(), subject="CN=Petrov")
     sig = esign.sign(DOC, signer=(key, cert), chain=[sub.certificate])  # type: ignore[arg-type]
     clean = sub.crl().public_bytes(serialization.Encoding.DER)
-    trust = TrustContext([gpki.ca.certificate], crls=[clean])
+    root_crl = gpki.ca.crl().public_bytes(serialization.Encoding.DER)
+    trust = TrustContext([gpki.ca.certificate], crls=[clean, root_crl])
     report = esign.verify(sig, DOC, trust=trust)
     assert report.valid, report.errors
     assert [c.subject.rfc4514_string() for c in report.chain] == [
@@ -173,24 +174,24 @@ def test_gost_chain_with_crl_revocation(signature: bytes, gpki: GostPki) -> None
     assert report.revocation == "not revoked"
     sub.revoke(cert, x509.ReasonFlags.key_compromise)
     revoked_crl = sub.crl().public_bytes(serialization.Encoding.DER)
-    revoked = esign.verify(sig, DOC, trust=TrustContext([gpki.ca.certificate], crls=[revoked_crl]))
+    revoked = esign.verify(
+        sig, DOC, trust=TrustContext([gpki.ca.certificate], crls=[revoked_crl, root_crl])
+    )
     assert not revoked.valid and [e.code for e in revoked.errors] == ["revoked"]
     # The same through TrustContext.validate (esign cert verify).
-    path = TrustContext([gpki.ca.certificate], crls=[revoked_crl]).validate(
+    path = TrustContext([gpki.ca.certificate], crls=[revoked_crl, root_crl]).validate(
         cert, extra_certificates=[sub.certificate]
     )
     assert not path.trusted and path.failures[0].code == "revoked"
-    # A CRL whose GOST signature is broken is no evidence: when revocation information is
-    # required, the signature is then not valid.
+    # A CRL whose GOST signature is broken is no evidence: the signature is then not valid.
     broken = bytearray(clean)
     broken[-4] ^= 1
-    strict = TrustContext([gpki.ca.certificate], crls=[bytes(broken)], revocation_required=True)
+    strict = TrustContext([gpki.ca.certificate], crls=[bytes(broken), root_crl])
     unknown = esign.verify(sig, DOC, trust=strict)
     assert not unknown.valid and unknown.errors[0].code == "no_revocation_info"
-    strict_clean = TrustContext([gpki.ca.certificate], crls=[clean], revocation_required=True)
+    strict_clean = TrustContext([gpki.ca.certificate], crls=[clean])
     assert not esign.verify(sig, DOC, trust=strict_clean).valid  # the root's CRL is missing
-    root_crl = gpki.ca.crl().public_bytes(serialization.Encoding.DER)
-    both = TrustContext([gpki.ca.certificate], crls=[clean, root_crl], revocation_required=True)
+    both = TrustContext([gpki.ca.certificate], crls=[clean, root_crl])
     assert esign.verify(sig, DOC, trust=both).valid
 
 
@@ -200,7 +201,7 @@ def test_gost_b_lt_verifies_offline(gpki: GostPki) -> None:
     key = generate("gost2012-256-c")
     cert = sub.issue(key.public_key(), subject="CN=Kuznetsov")
     sig = esign.sign(DOC, signer=(key, cert))  # type: ignore[arg-type]
-    trust = TrustContext([gpki.ca.certificate], revocation_required=True)
+    trust = TrustContext([gpki.ca.certificate])
     assert not esign.verify(sig, DOC, trust=trust).valid  # no intermediate, no CRL
     root_crl = gpki.ca.crl()
     lt = add_validation_data(sig, certificates=[sub.certificate], crls=[sub.crl(), root_crl])
@@ -216,7 +217,9 @@ def test_untrusted_and_expired(signature: bytes, gpki: GostPki) -> None:
     report = esign.verify(signature, DOC, trust=TrustContext([stranger.certificate]))
     assert not report.valid and report.errors[0].code == "no_path"
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=4000)
-    expired = esign.verify(signature, DOC, trust=TrustContext([gpki.ca.certificate]), at=later)
+    expired = esign.verify(
+        signature, DOC, trust=TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()]), at=later
+    )
     assert not expired.valid and expired.errors[0].code == "expired"
 
 
@@ -242,7 +245,7 @@ def test_qualified_ru_on_gost_keys() -> None:
     key = generate("gost2012-256-a")
     cert = ca.issue(key.public_key(), subject=RU_SUBJECT, profile="qualified-ru")
     sig = esign.sign(DOC, signer=(key, cert))  # type: ignore[arg-type]
-    trust = TrustContext([ca.certificate])
+    trust = TrustContext([ca.certificate], crls=[ca.crl()])
     listed = TrustedList("ru", [ca.certificate], name="Minsvyaz accredited CAs")
     report = esign.verify(sig, DOC, trust=trust, trusted_lists=[listed], jurisdiction="ru")
     assert report.valid, report.errors
@@ -259,7 +262,7 @@ def test_qualified_ru_on_gost_keys() -> None:
     not_qc = esign.verify(
         esign.sign(DOC, signer=(plain.key, plain.cert)),  # type: ignore[arg-type]
         DOC,
-        trust=TrustContext([plain.ca.certificate]),
+        trust=TrustContext([plain.ca.certificate], crls=[plain.ca.crl()]),
         trusted_lists=[TrustedList("ru", [plain.ca.certificate])],
         jurisdiction="ru",
     )
@@ -275,7 +278,7 @@ def test_cades_t_with_an_rfc3161_tsa(gpki: GostPki, pki: Pki) -> None:
     key, cert = helpers.tsa(pki.ca)
     tsa = TimeStampAuthority(key, cert)
     sig = esign.sign(DOC, signer=(gpki.key, gpki.cert), timestamper=tsa.timestamper)  # type: ignore[arg-type]
-    trust = TrustContext([gpki.ca.certificate])
+    trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()])
     report = esign.verify(sig, DOC, trust=trust, tsa_trust=pki.trust)
     assert report.valid, report.errors
     assert report.timestamp is not None and report.validation_time == report.timestamp
@@ -301,7 +304,7 @@ def _errors(signature: bytes, data: bytes, trust: TrustContext) -> list[str] | N
 def test_any_change_to_a_gost_signature_fails(
     signature: bytes, gpki: GostPki, data: st.DataObject
 ) -> None:
-    trust = TrustContext([gpki.ca.certificate])
+    trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()])
     index = data.draw(st.integers(0, len(signature) - 1))
     mask = data.draw(st.integers(1, 255))
     mutated = bytearray(signature)
@@ -315,7 +318,7 @@ def test_any_change_to_a_gost_signature_fails(
 def test_any_change_to_the_document_fails(
     signature: bytes, gpki: GostPki, change: str, data: st.DataObject
 ) -> None:
-    trust = TrustContext([gpki.ca.certificate])
+    trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()])
     index = data.draw(st.integers(0, len(DOC) - 1))
     doc = bytearray(DOC)
     if change == "flip":
@@ -338,13 +341,13 @@ def test_any_mutation_of_a_gost_signature_is_invalid_or_refused(
     changed = mutation.apply(signature)
     if changed == signature:
         return
-    codes = _errors(changed, DOC, TrustContext([gpki.ca.certificate]))
+    codes = _errors(changed, DOC, TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()]))
     assert codes is None or codes, f"{mutation} still verifies"
 
 
 def test_every_byte_of_a_gost_signature_matters(signature: bytes, gpki: GostPki) -> None:
     """Inverting each byte of the signer's part in turn: never valid, never a traceback."""
-    trust = TrustContext([gpki.ca.certificate])
+    trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl()])
     signer_info = cms.ContentInfo.load(signature)["content"]["signer_infos"][0].dump()
     start = signature.index(signer_info)
     for index in range(start, len(signature), 7):
@@ -360,21 +363,23 @@ def test_every_byte_of_a_gost_signature_matters(signature: bytes, gpki: GostPki)
 def test_cli_gost_end_to_end(gpki: GostPki, signature: bytes, tmp_path: Path) -> None:
     ca = write_cert(gpki.ca.certificate, tmp_path / "ca.pem")
     leaf = write_cert(gpki.cert, tmp_path / "leaf.pem")
+    crl = tmp_path / "ca.crl"
+    crl.write_bytes(gpki.ca.crl().public_bytes(serialization.Encoding.DER))
     doc = tmp_path / "doc.txt"
     doc.write_bytes(DOC)
     sig = tmp_path / "doc.p7s"
     sig.write_bytes(signature)
-    ok = run("esign", "verify", sig, "--data", doc, "--trust", ca, "--json")
+    ok = run("esign", "verify", sig, "--data", doc, "--trust", ca, "--crl", crl, "--json")
     assert ok.returncode == 0, ok.stderr
     body = json.loads(ok.stdout)
     assert body["valid"] and body["digest_algorithm"] == "streebog256"
     assert "TC26-256-A" in body["signature_algorithm"]
     doc.write_bytes(DOC + b".")
-    bad = run("esign", "verify", sig, "--data", doc, "--trust", ca)
+    bad = run("esign", "verify", sig, "--data", doc, "--trust", ca, "--crl", crl)
     assert bad.returncode == 1 and b"Traceback" not in bad.stderr
     shown = run("esign", "cert", "show", leaf)
     assert shown.returncode == 0 and b"gost2012-256-tca" in shown.stdout
-    checked = run("esign", "cert", "verify", leaf, "--trust", ca)
+    checked = run("esign", "cert", "verify", leaf, "--trust", ca, "--crl", crl)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
