@@ -325,6 +325,24 @@ class TrustContext:
         """The OCSP responses of this context, DER."""
         return [o.dump() for o in self._asn1_ocsps]
 
+    def evidence_expires(self) -> datetime.datetime | None:
+        """The earliest nextUpdate of the revocation data held here (None: no limit known,
+        e.g. no data, or data fetched on demand): a "now" verdict may be reused until then."""
+        if self.allow_fetching:
+            return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        limits = [c.next_update for group in self._crls_by_issuer.values() for c in group]
+        for response in self._asn1_ocsps:
+            try:
+                basic = response["response_bytes"]["response"].parsed
+                for single in basic["tbs_response_data"]["responses"]:
+                    limits.append(single["next_update"].native)
+            except (ValueError, KeyError, TypeError):
+                return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        known = [limit for limit in limits if limit is not None]
+        if len(known) != len(limits):  # no nextUpdate: fresh only at its own time
+            return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        return min(known, default=None)
+
     def compromise(self, chain: list[x509.Certificate]) -> CertificateStatus | None:
         """A revocation of ``chain[0]`` for key compromise (or no stated reason) that a
         CRL held here records, at whatever date, or None.

@@ -47,6 +47,7 @@ from esign.errors import EsignError, MalformedInputError
 from esign.gost.cms import is_gost_signed_data
 from esign.gost.verify import verify as verify_gost
 from esign.policy import AlgorithmPolicy
+from esign.signing import integrity
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.indication import SubIndication
 from esign.signing.levels import decide_level
@@ -95,11 +96,14 @@ def _find_signer_certificate(
     sid = signer_info["sid"]
     if sid.name == "issuer_and_serial_number":
         serial = sid.chosen["serial_number"].native
-        for certificate in candidates:
-            # serial first (an int compare), the RFC 5280 name comparison only on a match
-            if certificate.serial_number == serial and (
-                to_asn1(certificate).issuer == sid.chosen["issuer"]
-            ):
+        issuer = sid.chosen["issuer"]
+        matches = [c for c in candidates if c.serial_number == serial]  # an int compare first
+        raw = issuer.dump()
+        for certificate in matches:  # the same DER name: no comparison rules needed
+            if certificate.issuer.public_bytes() == raw:
+                return certificate
+        for certificate in matches:  # else RFC 5280 name comparison (case, spaces)
+            if to_asn1(certificate).issuer == issuer:
                 return certificate
         return None
     for certificate in candidates:
@@ -126,12 +130,53 @@ def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
 class _PathCache:
     """Validated paths per trust context, so many signatures from one signer are cheap.
 
-    Only paths judged at a fixed moment (``at`` or a time-stamp) are kept; "now" moves.
+    Paths judged at a fixed moment (``at`` or a time-stamp) are kept as they are. A path
+    trusted "now" is reused while "now" stays before the earliest limit of its evidence:
+    the certificates' notAfter, the nextUpdate of the revocation data, and any later
+    revocation a CRL already announces; anything else is validated afresh.
     """
 
     def __init__(self) -> None:
         self._by_trust: weakref.WeakKeyDictionary[TrustContext, dict[tuple[bytes, ...], PathResult]]
         self._by_trust = weakref.WeakKeyDictionary()
+        self._now: weakref.WeakKeyDictionary[
+            TrustContext, dict[tuple[bytes, ...], tuple[PathResult, datetime.datetime]]
+        ] = weakref.WeakKeyDictionary()
+
+    def _now_validate(
+        self,
+        trust: TrustContext,
+        certificate: x509.Certificate,
+        usage: str,
+        extras: list[x509.Certificate],
+    ) -> PathResult:
+        if not isinstance(trust, TrustContext):
+            return trust.validate(certificate, at=None, usage=usage, extra_certificates=extras)
+        key = (
+            certificate.fingerprint(_SHA256),
+            usage.encode(),
+            *sorted(c.fingerprint(_SHA256) for c in extras),
+        )
+        cache = self._now.setdefault(trust, {})
+        now = datetime.datetime.now(datetime.timezone.utc)
+        hit = cache.get(key)
+        if hit is not None and hit[0].validated_at is not None:
+            result, until = hit
+            if result.validated_at <= now < until:  # type: ignore[operator]
+                return result
+        result = trust.validate(certificate, at=None, usage=usage, extra_certificates=extras)
+        if result.trusted and result.validated_at is not None:
+            limits = [c.not_valid_after_utc for c in result.chain]
+            limits += [s.revoked_at for s in result.revocation if s.revoked_at is not None]
+            evidence = trust.evidence_expires()
+            if evidence is not None:
+                limits.append(evidence)
+            until = min(limits)
+            if until > now:
+                if len(cache) > 4096:
+                    cache.clear()
+                cache[key] = (result, until)
+        return result
 
     def validate(
         self,
@@ -142,7 +187,7 @@ class _PathCache:
         extras: list[x509.Certificate],
     ) -> PathResult:
         if moment is None:
-            return trust.validate(certificate, at=None, usage=usage, extra_certificates=extras)
+            return self._now_validate(trust, certificate, usage, extras)
         key = (
             certificate.fingerprint(_SHA256),
             moment.isoformat().encode(),
@@ -555,9 +600,21 @@ def _check_integrity(
     actual: bytes,
 ) -> None:
     try:
-        intact, valid = validate_sig_integrity(
-            signer_info, to_asn1(certificate), content_type, actual
+        quick = integrity.check(
+            signer_info, certificate, cms.ContentType(content_type).dotted, actual
         )
+    except _CHECK_ERRORS:
+        quick = None  # the reference check below names the fault
+    if quick is not None and quick.problem is not None:
+        report.error("signed_attributes_invalid", quick.problem)
+        return
+    try:
+        if quick is not None:
+            intact, valid = quick.intact, quick.valid
+        else:  # a case the direct check leaves to pyHanko's reference
+            intact, valid = validate_sig_integrity(
+                signer_info, to_asn1(certificate), content_type, actual
+            )
     except SignatureValidationError as exc:
         report.error("signed_attributes_invalid", exc.failure_message)
         return
