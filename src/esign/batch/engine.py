@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -215,10 +216,7 @@ def _on_pool(
     chunk_size: int | None,
     collect: Callable[[list[worker.Row]], None],
 ) -> None:
-    # forkserver: workers fork from a clean process that imported esign once (no threads
-    # of ours inherited, no per-worker import cost); the job arrives once, by initializer.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["esign.batch.worker", "esign.signing.verify"])
+    context = _pool_context()
     size = _chunk_size(len(todo), workers, chunk_size)
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=worker.init_pool, initargs=(job,)
@@ -229,6 +227,20 @@ def _on_pool(
             workers * IN_FLIGHT,
             collect,
         )
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``fork`` when this process runs no other thread (workers start at once, with esign
+    already imported); otherwise ``forkserver`` (forking a threaded process is unsafe),
+    which imports esign once in its server. Either way the job arrives by initializer."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["esign.batch.worker", "esign.signing.verify"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _window(
