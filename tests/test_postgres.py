@@ -339,3 +339,14 @@ def test_a_held_vault_key_is_a_retryable_busy_error() -> None:
         with pytest.raises(RegistryBusyError):
             vault.unlock("k", "wrong")
     assert vault.status("k").failed_attempts == 0  # the refused call counted nothing
+
+
+def _use_inherited(vault: KeyVault) -> list[str]:
+    return vault.key_ids()  # the child opens its own connection
+
+
+def test_a_forked_child_does_not_break_the_parents_connection() -> None:
+    vault = KeyVault(fresh_schema_url(), kdf=FAST_KDF)
+    vault.create_key("k", "ed25519", "pw")
+    assert _in_processes(_use_inherited, [(vault,)] * 2) == ["k", "k"]
+    assert vault.key_ids() == ["k"]  # the parent's connection still works

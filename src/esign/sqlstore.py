@@ -34,6 +34,10 @@ SQLITE = "sqlite"
 POSTGRES = "postgresql"
 
 
+#: Connections inherited over fork, kept alive so they are never closed from the child.
+_INHERITED: list[Any] = []
+
+
 class DuplicateKeyError(Exception):
     """A unique key already exists (internal: each store turns it into its own error)."""
 
@@ -157,6 +161,10 @@ class Database:
     def _connection(self) -> Any:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        if self._conn is not None:
+            # A forked child must never close its parent's connection (PostgreSQL would see
+            # the goodbye on the shared socket): keep it referenced, open our own.
+            _INHERITED.append(self._conn)
         try:
             conn = self._open_sqlite() if self.dialect == SQLITE else self._open_postgres()
         except (sqlite3.Error, OSError) as exc:
@@ -209,6 +217,8 @@ class Database:
             if self._conn is not None and self._pid == os.getpid():
                 with contextlib.suppress(Exception):
                     self._conn.close()
+            elif self._conn is not None:
+                _INHERITED.append(self._conn)
             self._conn = None
 
     # -- errors --------------------------------------------------------------------------
