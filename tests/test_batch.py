@@ -251,3 +251,29 @@ def test_unreachable_scheduler_is_a_named_error(pki: Pki, tmp_path: Path) -> Non
             out=tmp_path / "o.jsonl",
             scheduler="tcp://127.0.0.1:1",
         )
+
+
+def test_cli_batch_open(
+    pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esign.keys import save_key
+
+    monkeypatch.setenv("ESIGN_PASSWORD", "tax-password")
+    save_key(pki.tax_key, tmp_path / "tax.key.pem", "tax-password")
+    (tmp_path / "ca.pem").write_bytes(pki.ca.certificate.public_bytes(Encoding.PEM))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(3):
+        (inbox / f"r{i}.p7m").write_bytes(
+            esign.seal(
+                b"return %d" % i,
+                signer=(pki.ivanov_key, pki.ivanov_cert),
+                recipients=[pki.tax_cert],
+            )
+        )
+    code = main(["batch", "open", str(inbox), "--key", str(tmp_path / "tax.key.pem"),
+                 "--trust", str(tmp_path / "ca.pem"), "--out-dir", str(tmp_path / "out"),
+                 "--out", str(tmp_path / "o.jsonl"), "--workers", "1"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / "r1").read_bytes() == b"return 1"
+    assert all(r["valid"] for r in rows(tmp_path / "o.jsonl").values())

@@ -350,3 +350,18 @@ def test_a_forked_child_does_not_break_the_parents_connection() -> None:
     vault.create_key("k", "ed25519", "pw")
     assert _in_processes(_use_inherited, [(vault,)] * 2) == ["k", "k"]
     assert vault.key_ids() == ["k"]  # the parent's connection still works
+
+
+def test_ca_folder_with_an_sqlite_registry_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESIGN_PASSWORD", "ca-password")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shared").mkdir()
+    assert main(["ca", "init", "--subject", "CN=S", "--out-dir", "ca",
+                 "--registry", "sqlite:///shared/reg.db"]) == 0  # fmt: skip
+    config = (tmp_path / "ca" / "ca.json").read_text()
+    assert str(tmp_path / "shared" / "reg.db") in config  # recorded absolute
+    ca = CertificateAuthority.open_folder(tmp_path / "ca", password="ca-password")
+    ca.issue(generate_key("ec-p256").public_key(), subject="CN=A", profile="signing")
+    assert open_registry(tmp_path / "shared" / "reg.db").count() == 1
