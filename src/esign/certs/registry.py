@@ -291,21 +291,26 @@ def _row(record: IssuedRecord) -> tuple[str, str, str, str | None, str | None, b
     )
 
 
+#: Rows in one multi-row INSERT (6 parameters each, within SQLite's 32,766).
+_MAX_ROWS = 1000
+
+
 @dataclass
 class _Pending:
-    """One ``add`` waiting for a group commit."""
+    """One ``add`` waiting for a group commit; ``wake`` is set when done or made leader."""
 
     record: IssuedRecord
     revoke: Revocation | None
     done: bool = False
     error: BaseException | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
 class _GroupCommit:
-    """Callers of one process waiting to share a commit."""
+    """Callers of one process waiting to share a commit; ``busy`` while one leads."""
 
-    cond: threading.Condition = field(default_factory=threading.Condition)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     queue: list[_Pending] = field(default_factory=list)
     busy: bool = False
 
@@ -409,27 +414,34 @@ class SqliteRegistry:
         """Record one certificate, durably, sharing the commit with concurrent callers.
 
         Group commit: the first caller to find no commit under way becomes the leader and
-        writes every pending record of this process in one transaction (one fsync), each
-        under its own savepoint, so one taken serial fails only its own caller. The others
-        wait and return once the commit that holds their record is on disk.
+        writes every pending record of this process in one transaction (one fsync); a
+        taken serial fails only its own caller. The others wait and return once the commit
+        that holds their record is on disk; then the lead passes to the first caller that
+        arrived during the commit. Each waiter sleeps on its own event, so a commit wakes
+        only its own callers and the next leader.
         """
         item = _Pending(record, revoke)
         group = self._group()
-        with group.cond:
+        with group.lock:
             group.queue.append(item)
-            while not item.done:
-                if group.busy:
-                    group.cond.wait()
-                    continue
-                group.busy = True
+            lead = not group.busy
+            group.busy = True
+        if not lead:
+            item.wake.wait()  # woken when done, or when handed the lead
+        if not item.done:
+            with group.lock:
                 batch, group.queue = group.queue, []
-                group.cond.release()
-                try:
-                    self._commit_group(batch)
-                finally:
-                    group.cond.acquire()
-                    group.busy = False
-                    group.cond.notify_all()
+            try:
+                self._commit_group(batch)
+            finally:
+                for other in batch:
+                    if other is not item:
+                        other.wake.set()
+                with group.lock:
+                    if group.queue:  # hand the lead to the first caller still waiting
+                        group.queue[0].wake.set()
+                    else:
+                        group.busy = False
         if item.error is not None:
             raise item.error
 
@@ -442,7 +454,13 @@ class SqliteRegistry:
         return group
 
     def _commit_group(self, batch: list[_Pending]) -> None:
-        """Write ``batch`` in one transaction; every item ends done, with or without error."""
+        """Write ``batch`` in one transaction; every item ends done, with or without error.
+
+        The common case (new certificates, no taken serial) is one multi-row INSERT: every
+        statement releases and retakes the GIL, and the leader retaking it behind busy
+        issuer threads is what a group commit would otherwise spend its time on. A taken
+        serial or a revocation falls back to one savepoint per item.
+        """
         try:
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
@@ -452,6 +470,34 @@ class SqliteRegistry:
         except RegistryError as exc:
             self._fail_all(batch, exc)
             return
+        if len(batch) <= _MAX_ROWS and all(item.revoke is None for item in batch):
+            try:
+                conn.execute(
+                    "INSERT INTO certificates (serial, subject, profile, not_before, not_after,"
+                    " der) VALUES " + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(batch)),
+                    [value for item in batch for value in _row(item.record)],
+                )
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")  # a taken serial: redo item by item, below
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                error = self._translate(exc, "issue") if isinstance(exc, sqlite3.Error) else exc
+                self._fail_all(batch, error)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            else:
+                for item in batch:
+                    item.done = True
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._fail_all(batch, self._translate(exc, "issue"))
+                return
         try:
             for item in batch:
                 conn.execute("SAVEPOINT item")
