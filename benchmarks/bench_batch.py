@@ -9,7 +9,8 @@ made once, in parallel, and cached in ``--corpus``. Then, in one run and on the 
 * ``verify_many`` with ``workers=1`` (the engine in this process);
 * ``verify_many`` on a local process pool of every core (pool start-up included);
 * ``verify_many`` on a Dask ``LocalCluster`` of 2 single-threaded worker processes
-  (started, and warmed up on 20 items before timing, as a long-lived cluster is).
+  (started, and warmed up on 20 items before timing, as a long-lived cluster is; the
+  workers' statistical profiler off, as docs/scale.md advises).
 
 Ratios are to the one-process engine (wall time). The engine's per-item overhead is given
 two ways: CPU time per item (every process of the engine: this one, the pool's children,
@@ -127,9 +128,13 @@ def main() -> None:
 
         run("engine, 1 process", 1, workers=1)
         run(f"engine, local pool ({cores} processes)", cores, workers=cores)
+        import dask
         from distributed import Client, LocalCluster
 
+        # As docs/scale.md advises for batch workers: no statistical profiler sampling
+        # every worker's stacks every 10 ms (it competes with the verification for the GIL).
         with (
+            dask.config.set({"distributed.worker.profile.enabled": False}),
             LocalCluster(
                 n_workers=args.dask_workers,
                 threads_per_worker=1,

@@ -159,14 +159,12 @@ def _run(
     start = time.perf_counter()
     with ResultWriter(out_path) as writer:
 
-        def collect(rows: list[worker.Row]) -> None:
-            writer.write(rows)
-            for row in rows:
-                key = "failed" if not row.get("processed") else (
-                    "valid" if row.get("valid") else "not_valid"
-                )  # fmt: skip
+        def collect(chunk: worker.Chunk) -> None:
+            writer.write_text(chunk.lines)
+            for processed, valid in chunk.status:
+                key = "failed" if not processed else ("valid" if valid else "not_valid")
                 counts[key] += 1
-            bar.advance(len(rows))
+            bar.advance(len(chunk.status))
 
         if not todo:
             engine = "none"
@@ -214,7 +212,7 @@ def _on_pool(
     todo: list[BatchItem],
     workers: int,
     chunk_size: int | None,
-    collect: Callable[[list[worker.Row]], None],
+    collect: Callable[[worker.Chunk], None],
 ) -> None:
     context = _pool_context()
     size = _chunk_size(len(todo), workers, chunk_size)
@@ -247,7 +245,7 @@ def _window(
     submit: Callable[[list[BatchItem]], Any],
     chunks: Iterator[list[BatchItem]],
     limit: int,
-    collect: Callable[[list[worker.Row]], None],
+    collect: Callable[[worker.Chunk], None],
     wait_any: Callable[[set[Any]], set[Any]] | None = None,
 ) -> None:
     """Keep at most ``limit`` chunks in flight; collect each as it finishes."""
@@ -257,7 +255,7 @@ def _window(
         return finished
 
     wait_any = wait_any or first_done
-    pending: set[Future[list[worker.Row]]] = set()
+    pending: set[Future[worker.Chunk]] = set()
     queue = deque(chunks)
     while queue or pending:
         while queue and len(pending) < limit:
@@ -272,7 +270,7 @@ def _on_dask(
     todo: list[BatchItem],
     scheduler: Any,
     chunk_size: int | None,
-    collect: Callable[[list[worker.Row]], None],
+    collect: Callable[[worker.Chunk], None],
 ) -> str:
     try:
         from distributed import Client
@@ -294,7 +292,7 @@ def _on_dask(
             return set(dask_wait(list(pending), return_when="FIRST_COMPLETED").done)
 
         _window(
-            (lambda chunk: client.submit(worker.run_chunk, shared, chunk, pure=False)),
+            (lambda chunk: client.submit(worker.run_on_cluster, shared, chunk, pure=False)),
             _chunks(todo, size),
             slots * IN_FLIGHT,
             collect,

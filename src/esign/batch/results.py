@@ -59,7 +59,11 @@ class ResultWriter:
         self._file: TextIO = out.open("a", encoding="utf-8")
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._file.write("".join(json.dumps(r, default=str) + "\n" for r in rows))
+        self.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+
+    def write_text(self, lines: str) -> None:
+        """Append JSON lines already encoded (by a worker)."""
+        self._file.write(lines)
         self._file.flush()
 
     def close(self) -> None:

@@ -8,7 +8,9 @@ builds its state (trust context, recipient key) on first use and keeps it for ev
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
+import json
 import os
 import pickle
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ Job = VerifyJob | OpenJob
 _STATE: dict[str, Any] = {}  # job token -> built state, per worker process
 _TOKENS: dict[int, tuple[Job, str]] = {}  # id(job) -> (job, token): no re-hash per chunk
 _CURRENT: Job | None = None  # the process pool's job (set by the initializer)
+_WORKER = False  # True in a pool or cluster worker process
 
 
 def _token(job: Job) -> str:
@@ -72,6 +75,11 @@ def _state(job: Job) -> Any:
     if state is None:
         state = _build(job)
         _STATE[token] = state
+        if _WORKER:
+            # What exists now in a worker process (its machinery, the trust context) lives
+            # as long as the worker: keep it out of the cyclic GC's scans. Never done in a
+            # caller's own process (workers=1), whose objects are not ours to pin.
+            gc.freeze()
     return state
 
 
@@ -90,23 +98,46 @@ def _build(job: Job) -> Any:
 
 def init_pool(job: Job) -> None:
     """Process-pool initializer: receive the job once and build its state now."""
-    global _CURRENT
-    _CURRENT = job
+    global _CURRENT, _WORKER
+    _CURRENT, _WORKER = job, True
     _state(job)
 
 
-def run_current(items: list[BatchItem]) -> list[Row]:
+def run_current(items: list[BatchItem]) -> Chunk:
     """A process-pool task: a chunk against the job the initializer received."""
     assert _CURRENT is not None, "init_pool was not run in this worker"
     return run_chunk(_CURRENT, items)
 
 
-def run_chunk(job: Job, items: list[BatchItem]) -> list[Row]:
+def run_rows(job: Job, items: list[BatchItem]) -> list[Row]:
     """Run every item of a chunk; a bad item becomes a failed row, never an exception."""
     state = _state(job)
     if isinstance(job, VerifyJob):
         return [_guarded(_verify_one, job, state, item) for item in items]
     return [_guarded(_open_one, job, state, item) for item in items]
+
+
+def run_chunk(job: Job, items: list[BatchItem]) -> Chunk:
+    """A chunk's rows as JSON lines, encoded here: the collecting process only appends
+    text (one string crosses the wire, not a tree of dicts to unpickle and encode)."""
+    rows = run_rows(job, items)
+    text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
+    return Chunk(text, [(bool(r.get("processed")), bool(r.get("valid"))) for r in rows])
+
+
+def run_on_cluster(job: Job, items: list[BatchItem]) -> Chunk:
+    """A Dask task: ``job`` is the object scattered to this worker once."""
+    global _WORKER
+    _WORKER = True
+    return run_chunk(job, items)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A finished chunk: its JSON lines, and (processed, valid) per item for the tally."""
+
+    lines: str
+    status: list[tuple[bool, bool]]
 
 
 def _guarded(run: Any, job: Job, state: Any, item: BatchItem) -> Row:
