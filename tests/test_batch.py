@@ -196,11 +196,12 @@ def test_open_many_writes_valid_contents_only(pki: Pki, other_pki: Pki, tmp_path
 def test_cli_batch_verify(
     corpus: Path, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    anchor = tmp_path / "ca.pem"
+    anchor, crl = tmp_path / "ca.pem", tmp_path / "ca.crl"
     anchor.write_bytes(pki.ca.certificate.public_bytes(Encoding.PEM))
+    crl.write_bytes(pki.ca.crl().public_bytes(Encoding.PEM))
     out = tmp_path / "cli.jsonl"
-    code = main(["batch", "verify", str(corpus), "--trust", str(anchor), "--out", str(out),
-                 "--workers", "2", "--no-parquet"])  # fmt: skip
+    code = main(["batch", "verify", str(corpus), "--trust", str(anchor), "--crl", str(crl),
+                 "--out", str(out), "--workers", "2", "--no-parquet"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1, err  # some items are not valid
     assert f"{N_GOOD + 4} items: {N_GOOD + 1} valid, 2 not valid, 1 could not be processed" in err
@@ -212,7 +213,8 @@ def test_cli_batch_verify(
         "".join(f"{corpus}/return-{i:02}.txt.p7s\t{corpus}/return-{i:02}.txt\n" for i in range(3))
     )
     code = main(["batch", "verify", "--manifest", str(manifest), "--trust", str(anchor),
-                 "--out", str(tmp_path / "m.jsonl"), "--workers", "1"])  # fmt: skip
+                 "--crl", str(crl), "--out", str(tmp_path / "m.jsonl"),
+                 "--workers", "1"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
 
 
@@ -261,6 +263,7 @@ def test_cli_batch_open(
     monkeypatch.setenv("ESIGN_PASSWORD", "tax-password")
     save_key(pki.tax_key, tmp_path / "tax.key.pem", "tax-password")
     (tmp_path / "ca.pem").write_bytes(pki.ca.certificate.public_bytes(Encoding.PEM))
+    (tmp_path / "ca.crl").write_bytes(pki.ca.crl().public_bytes(Encoding.PEM))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for i in range(3):
@@ -272,7 +275,8 @@ def test_cli_batch_open(
             )
         )
     code = main(["batch", "open", str(inbox), "--key", str(tmp_path / "tax.key.pem"),
-                 "--trust", str(tmp_path / "ca.pem"), "--out-dir", str(tmp_path / "out"),
+                 "--trust", str(tmp_path / "ca.pem"), "--crl", str(tmp_path / "ca.crl"),
+                 "--out-dir", str(tmp_path / "out"),
                  "--out", str(tmp_path / "o.jsonl"), "--workers", "1"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "out" / "r1").read_bytes() == b"return 1"

@@ -55,7 +55,7 @@ class TrustSpec:
             name: getattr(trust, name)
             for name in (
                 "name",
-                "revocation_required",
+                "check_revocation",
                 "legacy_algorithms",
                 "allow_fetching",
                 "fetch_timeout",

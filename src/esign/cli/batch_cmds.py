@@ -11,6 +11,7 @@ from esign.cli.common import (
     EXIT_UNPROCESSABLE,
     EXIT_VALID,
     add_password_options,
+    add_revocation_options,
     certificate_from,
     certificates_from,
     load_private_key,
@@ -47,11 +48,9 @@ def _common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--trust", action="extend", nargs="+", required=True, metavar="FILE",
                    help="trust anchor certificate(s) (repeatable)")  # fmt: skip
     p.add_argument("--crl", action="extend", nargs="+", metavar="FILE", help="CRL(s)")
-    p.add_argument("--ocsp", action="extend", nargs="+", metavar="FILE", help="OCSP responses")
     p.add_argument("--cert", dest="certs", action="extend", nargs="+", metavar="FILE",
                    help="intermediate certificates (repeatable)")  # fmt: skip
-    p.add_argument("--require-revocation", action="store_true",
-                   help="every certificate needs fresh revocation information")  # fmt: skip
+    add_revocation_options(p)  # --ocsp, --no-revocation-check, --fetch, as for esign verify
     p.add_argument("--legacy-algorithms", action="store_true", help="accept SHA-1, RSA < 2048")
     p.add_argument("--at", metavar="ISO-8601", help="validate at this time (default: now)")
     p.add_argument("--jurisdiction", choices=("eidas", "ru"), default="eidas")
@@ -64,16 +63,20 @@ def _common(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def _trust(args: argparse.Namespace) -> TrustSpec:
+    """The trust options as a :class:`TrustSpec` (what ``esign verify`` builds, as bytes)."""
     from esign.batch import TrustSpec
-    from esign.cli.common import _crl_der
+    from esign.certs.revinfo import parse_crl, parse_ocsp_response
 
     spec = TrustSpec.of(
         certificates_from(args.trust),
         intermediates=certificates_from(args.certs),
-        crls=[_crl_der(read_file(p)) for p in args.crl or []],
-        ocsps=[read_file(p) for p in args.ocsp or []],
+        crls=[parse_crl(read_file(p)).dump() for p in args.crl or []],
+        ocsps=[parse_ocsp_response(read_file(p)).dump() for p in args.ocsp or []],
         legacy_algorithms=args.legacy_algorithms,
-        revocation_required=args.require_revocation,
+        check_revocation=args.check_revocation,
+        allow_fetching=args.fetch,
+        fetch_timeout=args.fetch_timeout,
+        name=args.domain,
     )
     spec.build()  # bad trust input fails here, once, not in every worker
     return spec
