@@ -10,8 +10,9 @@ or in a folder (``init_folder`` / ``open_folder``)::
     DIR/ca.pem            the CA certificate
     DIR/ca.key.pem        its private key, encrypted PKCS#8
     DIR/chain.pem         the certificates above it (intermediate CAs only)
-    DIR/registry.sqlite3  issued certificates, revocations, CRL numbers
-    DIR/ca.json           URLs for AIA/CRL distribution points, qualified settings
+    DIR/registry.sqlite3  issued certificates, revocations, CRL numbers (by default)
+    DIR/ca.json           URLs for AIA/CRL distribution points, qualified settings, and
+                          the registry URL when it lives elsewhere (``postgresql://...``)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from esign.certs.registry import (
     Registry,
     Revocation,
     SerialInUseError,
-    SqliteRegistry,
+    open_registry,
     parse_reason,
 )
 from esign.certs.revocation import build_crl, build_ocsp_response
@@ -715,9 +716,16 @@ class CertificateAuthority:
         ca_issuers_url: str | None = None,
         qualified: QualifiedSettings | None = None,
         clock: Clock = utc_now,
+        registry: str | None = None,
     ) -> CertificateAuthority:
-        """Create a CA in ``folder`` (a root, or an intermediate under ``parent``)."""
+        """Create a CA in ``folder`` (a root, or an intermediate under ``parent``).
+
+        ``registry`` is a store URL (``postgresql://...``, ``sqlite:///PATH``); it is
+        recorded in ``ca.json`` and used by every later :meth:`open_folder`. Default: an
+        SQLite file in the folder.
+        """
         target = Path(folder)
+        registry_url = _registry_url(registry)
         if (target / CA_CERT).exists() or (target / CA_KEY).exists():
             raise EsignError(f"{target} already holds a CA; refusing to overwrite it")
         subject = parse_name(subject)  # refuse bad input before anything touches the disk
@@ -727,7 +735,7 @@ class CertificateAuthority:
         try:
             return cls._init_in(
                 target, subject, password, algorithm, days, parent, path_length,
-                crl_url, ocsp_url, ca_issuers_url, qualified, clock,
+                crl_url, ocsp_url, ca_issuers_url, qualified, clock, registry_url,
             )  # fmt: skip
         except BaseException:
             # Leave the folder as it was: a half-made CA would block the retry.
@@ -754,9 +762,10 @@ class CertificateAuthority:
         ca_issuers_url: str | None,
         qualified: QualifiedSettings | None,
         clock: Clock,
+        registry_url: str | None,
     ) -> CertificateAuthority:
         options: dict[str, Any] = {
-            "registry": SqliteRegistry(target / REGISTRY),
+            "registry": open_registry(registry_url or target / REGISTRY),
             "crl_url": crl_url,
             "ocsp_url": ocsp_url,
             "ca_issuers_url": ca_issuers_url,
@@ -785,6 +794,8 @@ class CertificateAuthority:
             "ca_issuers_url": ca_issuers_url,
             "qualified": _settings_to_json(qualified),
         }
+        if registry_url is not None:
+            config["registry"] = registry_url
         (target / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         return ca
 
@@ -817,12 +828,33 @@ class CertificateAuthority:
             certificate,
             chain=chain,
             clock=clock,
-            registry=SqliteRegistry(target / REGISTRY, busy_timeout=busy_timeout),
+            registry=open_registry(
+                config.get("registry") or target / REGISTRY, busy_timeout=busy_timeout
+            ),
             crl_url=config.get("crl_url"),
             ocsp_url=config.get("ocsp_url"),
             ca_issuers_url=config.get("ca_issuers_url"),
             qualified=_settings_from_json(config.get("qualified")),
         )
+
+
+def _registry_url(registry: str | None) -> str | None:
+    """The URL to record for ``registry``: canonical, SQLite paths absolute, no password."""
+    if registry is None:
+        return None
+    from esign.sqlstore import SQLITE, StoreLocation
+
+    location = StoreLocation.parse(registry)
+    if location.dialect == SQLITE:
+        if location.target == ":memory:":
+            raise EsignError("a CA folder needs a registry that outlives the process")
+        return StoreLocation(SQLITE, os.path.abspath(location.target)).url
+    if location.redacted() != location.url:
+        raise EsignError(
+            "the registry URL holds a password, which would be written to ca.json: give it"
+            " through PGPASSWORD or ~/.pgpass instead"
+        )
+    return location.url
 
 
 def _settings_to_json(settings: QualifiedSettings | None) -> dict[str, Any] | None:

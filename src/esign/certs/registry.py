@@ -17,6 +17,7 @@ lists exactly the revocations a complete CRL ``n`` could not yet contain.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -24,7 +25,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
@@ -278,6 +279,42 @@ def _dt(value: str | None) -> datetime.datetime | None:
     return None if value is None else datetime.datetime.fromisoformat(value)
 
 
+def _row(record: IssuedRecord) -> tuple[str, str, str, str | None, str | None, bytes]:
+    """The certificates-table columns of a new record."""
+    return (
+        f"{record.serial:x}",
+        record.subject,
+        record.profile,
+        _ts(record.not_before),
+        _ts(record.not_after),
+        record.der,
+    )
+
+
+#: Rows in one multi-row INSERT (6 parameters each, within SQLite's 32,766).
+_MAX_ROWS = 1000
+
+
+@dataclass
+class _Pending:
+    """One ``add`` waiting for a group commit; ``wake`` is set when done or made leader."""
+
+    record: IssuedRecord
+    revoke: Revocation | None
+    done: bool = False
+    error: BaseException | None = None
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _GroupCommit:
+    """Callers of one process waiting to share a commit; ``busy`` while one leads."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: list[_Pending] = field(default_factory=list)
+    busy: bool = False
+
+
 class SqliteRegistry:
     """A registry in one SQLite file: WAL journal, ``BEGIN IMMEDIATE`` writes, busy timeout.
 
@@ -300,6 +337,8 @@ class SqliteRegistry:
         self.retry_after = retry_after
         self.durable = durable
         self._local = threading.local()
+        self._groups: dict[int, _GroupCommit] = {}
+        self._groups_lock = threading.Lock()
         self._connect()  # creates the file and the schema, or fails now with a named error
 
     # -- connections and transactions ------------------------------------------------------
@@ -372,36 +411,134 @@ class SqliteRegistry:
         self._write("bind", body)
 
     def add(self, record: IssuedRecord, *, revoke: Revocation | None = None) -> None:
-        def body(conn: sqlite3.Connection) -> None:
-            if revoke is not None:
-                self._revoke_in(conn, revoke)
-            conn.execute(
-                "INSERT INTO certificates (serial, subject, profile, not_before, not_after, der)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    f"{record.serial:x}",
-                    record.subject,
-                    record.profile,
-                    _ts(record.not_before),
-                    _ts(record.not_after),
-                    record.der,
-                ),
-            )
+        """Record one certificate, durably, sharing the commit with concurrent callers.
 
-        self._write("issue", body)
+        Group commit: the first caller to find no commit under way becomes the leader and
+        writes every pending record of this process in one transaction (one fsync); a
+        taken serial fails only its own caller. The others wait and return once the commit
+        that holds their record is on disk; then the lead passes to the first caller that
+        arrived during the commit. Each waiter sleeps on its own event, so a commit wakes
+        only its own callers and the next leader.
+        """
+        item = _Pending(record, revoke)
+        group = self._group()
+        with group.lock:
+            group.queue.append(item)
+            lead = not group.busy
+            group.busy = True
+        if not lead:
+            item.wake.wait()  # woken when done, or when handed the lead
+        if not item.done:
+            with group.lock:
+                batch, group.queue = group.queue, []
+            try:
+                self._commit_group(batch)
+            finally:
+                for other in batch:
+                    if other is not item:
+                        other.wake.set()
+                with group.lock:
+                    if group.queue:  # hand the lead to the first caller still waiting
+                        group.queue[0].wake.set()
+                    else:
+                        group.busy = False
+        if item.error is not None:
+            raise item.error
+
+    def _group(self) -> _GroupCommit:
+        """This process's group-commit state (a forked child starts its own)."""
+        group = self._groups.get(os.getpid())
+        if group is None:
+            with self._groups_lock:
+                group = self._groups.setdefault(os.getpid(), _GroupCommit())
+        return group
+
+    def _commit_group(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction; every item ends done, with or without error.
+
+        The common case (new certificates, no taken serial) is one multi-row INSERT: every
+        statement releases and retakes the GIL, and the leader retaking it behind busy
+        issuer threads is what a group commit would otherwise spend its time on. A taken
+        serial or a revocation falls back to one savepoint per item.
+        """
+        try:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._fail_all(batch, self._translate(exc, "issue"))
+            return
+        except RegistryError as exc:
+            self._fail_all(batch, exc)
+            return
+        if len(batch) <= _MAX_ROWS and all(item.revoke is None for item in batch):
+            try:
+                conn.execute(
+                    "INSERT INTO certificates (serial, subject, profile, not_before, not_after,"
+                    " der) VALUES " + ",".join(["(?, ?, ?, ?, ?, ?)"] * len(batch)),
+                    [value for item in batch for value in _row(item.record)],
+                )
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")  # a taken serial: redo item by item, below
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                error = self._translate(exc, "issue") if isinstance(exc, sqlite3.Error) else exc
+                self._fail_all(batch, error)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            else:
+                for item in batch:
+                    item.done = True
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                self._fail_all(batch, self._translate(exc, "issue"))
+                return
+        try:
+            for item in batch:
+                conn.execute("SAVEPOINT item")
+                try:
+                    if item.revoke is not None:
+                        self._revoke_in(conn, item.revoke)
+                    conn.execute(
+                        "INSERT INTO certificates"
+                        " (serial, subject, profile, not_before, not_after, der)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        _row(item.record),
+                    )
+                except (sqlite3.IntegrityError, RegistryError) as exc:
+                    conn.execute("ROLLBACK TO item")
+                    item.error = (
+                        SerialInUseError(f"serial {item.record.serial:x} is already recorded")
+                        if isinstance(exc, sqlite3.IntegrityError)
+                        else exc
+                    )
+                conn.execute("RELEASE item")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            error = self._translate(exc, "issue") if isinstance(exc, sqlite3.Error) else exc
+            self._fail_all(batch, error)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for item in batch:
+            item.done = True
+
+    @staticmethod
+    def _fail_all(batch: list[_Pending], error: BaseException) -> None:
+        for item in batch:
+            item.error = item.error or error
+            item.done = True
 
     def add_many(self, records: Sequence[IssuedRecord]) -> None:
-        rows = [
-            (
-                f"{r.serial:x}",
-                r.subject,
-                r.profile,
-                _ts(r.not_before),
-                _ts(r.not_after),
-                r.der,
-            )
-            for r in records
-        ]
+        rows = [_row(r) for r in records]
 
         def body(conn: sqlite3.Connection) -> None:
             taken: set[int] = set()
@@ -511,3 +648,170 @@ class SqliteRegistry:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+class PostgresRegistry:
+    """A registry in PostgreSQL, shared by CA processes on many hosts.
+
+    Serial numbers are the primary key, so a duplicate is refused by the server whatever
+    the number of issuers; revocations lock their row (``SELECT ... FOR UPDATE``) and
+    take the ``crl`` advisory lock that CRL numbering takes too, so a revocation and a
+    CRL are ordered exactly as in SQLite. Lock waits beyond ``busy_timeout`` become
+    :class:`~esign.errors.RegistryBusyError` with ``retry_after``. The tables live in the
+    connection's first ``search_path`` schema: one CA per schema
+    (``?options=-csearch_path%3DNAME`` in the URL).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = 5.0,
+        retry_after: float = 0.5,
+        durable: bool = True,
+    ) -> None:
+        from esign.sqlstore import Database, StoreLocation
+
+        location = StoreLocation.parse(url)
+        self.url = location.url
+        self._db = Database(
+            location,
+            schema=_SCHEMA,
+            busy_timeout=busy_timeout,
+            retry_after=retry_after,
+            durable=durable,
+            name="certificate registry",
+        )
+
+    def _write(self, what: str) -> contextlib.AbstractContextManager[Any]:
+        return self._db.transaction(what)
+
+    def bind(self, issuer: x509.Certificate) -> None:
+        fp = _fingerprint(issuer)
+        with self._write("bind") as tx:
+            tx.lock("esign-registry-bind")
+            row = tx.execute("SELECT value FROM meta WHERE key = 'issuer'").fetchone()
+            if row is None:
+                tx.execute("INSERT INTO meta VALUES ('issuer', ?)", (fp,))
+            elif row[0] != fp:
+                raise RegistryError(f"{self._db.location.redacted()} is the registry of another CA")
+
+    def add(self, record: IssuedRecord, *, revoke: Revocation | None = None) -> None:
+        from esign.sqlstore import DuplicateKeyError
+
+        try:
+            with self._write("issue") as tx:
+                if revoke is not None:
+                    self._revoke_in(tx, revoke)
+                tx.execute(
+                    "INSERT INTO certificates (serial, subject, profile, not_before, not_after,"
+                    " der) VALUES (?, ?, ?, ?, ?, ?)",
+                    _row(record),
+                )
+        except DuplicateKeyError:
+            raise SerialInUseError(f"serial {record.serial:x} is already recorded") from None
+
+    def add_many(self, records: Sequence[IssuedRecord]) -> None:
+        rows = [_row(r) for r in records]
+        with self._write("issue") as tx:
+            taken: set[int] = set()
+            for row in rows:
+                inserted = tx.execute(
+                    "INSERT INTO certificates (serial, subject, profile, not_before, not_after,"
+                    " der) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) DO NOTHING",
+                    row,
+                ).rowcount
+                if inserted != 1:
+                    taken.add(int(row[0], 16))
+            if taken:  # raising rolls back the rows inserted before: all or none
+                raise SerialInUseError("serial numbers already recorded", frozenset(taken))
+
+    def _revoke_in(self, tx: Any, revocation: Revocation) -> None:
+        tx.lock("esign-registry-crl")
+        row = tx.execute(
+            "SELECT revoked_at FROM certificates WHERE serial = ? FOR UPDATE",
+            (f"{revocation.serial:x}",),
+        ).fetchone()
+        if row is None:
+            raise CertificateNotFoundError(f"no certificate with serial {revocation.serial:x}")
+        if row[0] is not None:
+            raise RegistryError(f"certificate {revocation.serial:x} is already revoked")
+        (last,) = tx.execute("SELECT COALESCE(MAX(number), 0) FROM crls").fetchone()
+        tx.execute(
+            "UPDATE certificates SET revoked_at = ?, reason = ?, invalidity_date = ?,"
+            " after_crl = ? WHERE serial = ?",
+            (
+                _ts(revocation.at),
+                revocation.reason.value,
+                _ts(revocation.invalidity_date),
+                int(last),
+                f"{revocation.serial:x}",
+            ),
+        )
+
+    def get(self, serial: int) -> IssuedRecord | None:
+        rows = self._db.read(
+            f"SELECT {_COLUMNS} FROM certificates WHERE serial = ?", (f"{serial:x}",)
+        )
+        return SqliteRegistry._record(rows[0]) if rows else None
+
+    def revoke(self, revocation: Revocation) -> IssuedRecord:
+        with self._write("revoke") as tx:
+            self._revoke_in(tx, revocation)
+        record = self.get(revocation.serial)
+        assert record is not None
+        return record
+
+    def revoked(self, *, after_crl: int | None = None) -> list[IssuedRecord]:
+        if after_crl is None:
+            rows = self._db.read(
+                f"SELECT {_COLUMNS} FROM certificates WHERE revoked_at IS NOT NULL"
+            )
+        else:
+            rows = self._db.read(
+                f"SELECT {_COLUMNS} FROM certificates"
+                " WHERE revoked_at IS NOT NULL AND after_crl >= ?",
+                (after_crl,),
+            )
+        return sorted((SqliteRegistry._record(r) for r in rows), key=lambda r: r.serial)
+
+    def next_crl_number(self, this_update: datetime.datetime, *, delta_base: int | None) -> int:
+        with self._write("crl") as tx:
+            tx.lock("esign-registry-crl")
+            (number,) = tx.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM crls").fetchone()
+            tx.execute(
+                "INSERT INTO crls VALUES (?, ?, ?)", (int(number), _ts(this_update), delta_base)
+            )
+            return int(number)
+
+    def last_complete_crl(self) -> int | None:
+        value = self._db.read("SELECT MAX(number) FROM crls WHERE delta_base IS NULL")[0][0]
+        return None if value is None else int(value)
+
+    def count(self) -> int:
+        return int(self._db.read("SELECT COUNT(*) FROM certificates")[0][0])
+
+    def records(self) -> Iterator[IssuedRecord]:
+        rows = self._db.read(f"SELECT {_COLUMNS} FROM certificates")
+        return iter(sorted((SqliteRegistry._record(r) for r in rows), key=lambda r: r.serial))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+_COLUMNS = (
+    "serial, subject, profile, not_before, not_after, der, revoked_at, reason,"
+    " invalidity_date, after_crl"
+)
+
+
+def open_registry(
+    url: str | os.PathLike[str], *, busy_timeout: float = 5.0, durable: bool = True
+) -> SqliteRegistry | PostgresRegistry:
+    """The registry at ``url``: ``sqlite:///PATH`` (or a bare path) or ``postgresql://...``."""
+    from esign.sqlstore import SQLITE, StoreLocation
+
+    location = StoreLocation.parse(url)
+    if location.dialect == SQLITE:
+        return SqliteRegistry(location.target, busy_timeout=busy_timeout, durable=durable)
+    return PostgresRegistry(location.target, busy_timeout=busy_timeout, durable=durable)

@@ -81,6 +81,12 @@ def _register_init(sub: SubParsers) -> None:
     p.add_argument("--crl-url", metavar="URL", help="CRL distribution point of issued certs")
     p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL of issued certs")
     p.add_argument("--ca-issuers-url", metavar="URL", help="where the CA certificate is")
+    p.add_argument(
+        "--registry",
+        metavar="URL",
+        help="registry store: postgresql://... or sqlite:///PATH (default: a file in DIR);"
+        " recorded in DIR and used by every --ca DIR command",
+    )
     q = p.add_argument_group("qualified CA (profiles qualified-eidas, qualified-ru)")
     q.add_argument(
         "--pds",
@@ -234,6 +240,7 @@ def cmd_ca_init(args: argparse.Namespace) -> int:
         ocsp_url=args.ocsp_url,
         ca_issuers_url=args.ca_issuers_url,
         qualified=_qualified_settings(args),
+        registry=args.registry,
     )
     kind = "intermediate" if parent else "root"
     print(f"created {kind} CA {ca.certificate.subject.rfc4514_string()} in {args.out_dir}")

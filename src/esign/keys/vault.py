@@ -10,22 +10,25 @@ without the service's configuration.
 
 Unlocking checks the password; after ``max_attempts`` wrong passwords (default 3) the key
 is locked for ``lockout`` (default 24 hours), during which even the right password is
-refused without being tried. The counter is updated in the same SQLite write transaction
-as the check, so concurrent guesses cannot overrun it. There is no export and no
-"reset password" that keeps the key: a forgotten password means the certificate is
-revoked and a new key made.
+refused without being tried. The counter is updated in the same write transaction as the
+check, under a lock on the key (SQLite's write lock, or a PostgreSQL advisory lock), so
+concurrent guesses from any number of processes cannot overrun it.
+
+The vault lives in SQLite (a path, ``sqlite:///PATH`` or ``":memory:"``) or PostgreSQL
+(``postgresql://...``, the ``esign[postgres]`` extra); see :mod:`esign.sqlstore`.
+
+There is no export and no "reset password" that keeps the key: a forgotten password means
+the certificate is revoked and a new key made.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
-import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -37,11 +40,13 @@ from esign.errors import (
     KeyNotFoundError,
     KeyStorageError,
     PasswordRequiredError,
+    RegistryError,
     WrongPasswordError,
 )
 from esign.keys.algorithms import PrivateKey, PublicKey, algorithm_name, generate_key
 from esign.keys.handle import LocalKey
 from esign.keys.storage import parse_key
+from esign.sqlstore import Database, DuplicateKeyError, StoreLocation, Transaction
 
 Clock = Callable[[], datetime.datetime]
 
@@ -62,6 +67,21 @@ CREATE TABLE IF NOT EXISTS esign_vault_keys (
     created_at TEXT NOT NULL
 )
 """
+
+
+_COLUMNS = (
+    "key_id",
+    "algorithm",
+    "public_key",
+    "iterations",
+    "lanes",
+    "memory_cost",
+    "salt",
+    "nonce",
+    "ciphertext",
+    "failed_attempts",
+    "locked_until",
+)
 
 
 def _utc_now() -> datetime.datetime:
@@ -91,8 +111,10 @@ class VaultKeyStatus:
 class KeyVault:
     """Private keys held by the service, each sealed under its owner's password.
 
-    ``path`` is an SQLite file or ``":memory:"``; ``clock`` returns an aware UTC time and
-    is there so lockout can be tested.
+    ``path`` is an SQLite file, ``":memory:"`` or a store URL (``postgresql://...``);
+    ``clock`` returns an aware UTC time and is there so lockout can be tested. When the
+    store stays locked longer than ``busy_timeout`` seconds the call raises
+    :class:`~esign.errors.RegistryBusyError` (retry after ``retry_after``).
     """
 
     def __init__(
@@ -104,6 +126,7 @@ class KeyVault:
         clock: Clock | None = None,
         kdf: Argon2Params | None = None,
         pepper: bytes | None = None,
+        busy_timeout: float = 30.0,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -112,17 +135,14 @@ class KeyVault:
         self._clock = clock or _utc_now
         self._kdf = kdf or Argon2Params()
         self._pepper = pepper
-        self._lock = threading.Lock()
-        location = os.fspath(path)
-        if location != ":memory:" and not os.path.exists(location):
-            with contextlib.suppress(OSError):  # sqlite reports the real problem below
-                os.close(os.open(location, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
-            self._db = sqlite3.connect(
-                os.fspath(path), isolation_level=None, check_same_thread=False, timeout=30
+            self._db = Database(
+                StoreLocation.parse(path),
+                schema=_SCHEMA,
+                busy_timeout=busy_timeout,
+                name="key vault",
             )
-            self._db.execute(_SCHEMA)
-        except sqlite3.Error as exc:
+        except RegistryError as exc:
             raise KeyStorageError(f"cannot open the key vault {os.fspath(path)!r}: {exc}") from exc
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -156,16 +176,16 @@ class KeyVault:
         public = key.public_key()
         spki = _spki(public)
         row = self._seal(key_id, algorithm, spki, key, pw)
-        with self._lock:
-            try:
-                self._db.execute(
+        try:
+            with self._db.transaction("import") as tx:
+                tx.execute(
                     "INSERT INTO esign_vault_keys (key_id, algorithm, public_key, kdf, iterations,"
                     " lanes, memory_cost, salt, nonce, ciphertext, failed_attempts, locked_until,"
                     " created_at) VALUES (?, ?, ?, 'argon2id', ?, ?, ?, ?, ?, ?, 0, NULL, ?)",
                     (key_id, algorithm, spki, *row, self._clock().isoformat()),
                 )
-            except sqlite3.IntegrityError:
-                raise KeyStorageError(f"the vault already holds a key {key_id!r}") from None
+        except DuplicateKeyError:
+            raise KeyStorageError(f"the vault already holds a key {key_id!r}") from None
         return public
 
     def unlock(self, key_id: str, password: str | bytes) -> VaultKey:
@@ -175,18 +195,14 @@ class KeyVault:
         even tried), :class:`WrongPasswordError` with the attempts left otherwise.
         """
         pw = _password(password)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                key = self._unlock_locked(key_id, pw)
-            except BaseException:
-                self._db.execute("COMMIT")
-                raise
-            self._db.execute("COMMIT")
+        # A refusal is a decision: the counted attempt commits before the error propagates.
+        with self._db.transaction("unlock", keep=(KeyStorageError,)) as tx:
+            key = self._unlock_locked(tx, key_id, pw)
         return VaultKey(key_id, key)
 
-    def _unlock_locked(self, key_id: str, pw: bytes) -> PrivateKey:
-        row = self._row(key_id)
+    def _unlock_locked(self, tx: Transaction, key_id: str, pw: bytes) -> PrivateKey:
+        tx.lock(f"esign-vault:{key_id}")
+        row = self._row(tx, key_id)
         now = self._clock()
         failed = int(row["failed_attempts"])
         locked_until = _parse_time(row["locked_until"])
@@ -198,7 +214,7 @@ class KeyVault:
                     locked_until,
                 )
             failed = 0
-            self._db.execute(
+            tx.execute(
                 "UPDATE esign_vault_keys SET failed_attempts = 0, locked_until = NULL"
                 " WHERE key_id = ?",
                 (key_id,),
@@ -209,7 +225,7 @@ class KeyVault:
             failed += 1
             if failed >= self.max_attempts:
                 until = now + self.lockout
-                self._db.execute(
+                tx.execute(
                     "UPDATE esign_vault_keys SET failed_attempts = ?, locked_until = ?"
                     " WHERE key_id = ?",
                     (failed, until.isoformat(), key_id),
@@ -218,7 +234,7 @@ class KeyVault:
                     f"wrong password; key {key_id!r} is now locked until {until.isoformat()}",
                     until,
                 ) from None
-            self._db.execute(
+            tx.execute(
                 "UPDATE esign_vault_keys SET failed_attempts = ? WHERE key_id = ?",
                 (failed, key_id),
             )
@@ -227,7 +243,7 @@ class KeyVault:
                 f"wrong password for key {key_id!r}; {left} attempt{'s' if left != 1 else ''} left"
             ) from None
         if failed:
-            self._db.execute(
+            tx.execute(
                 "UPDATE esign_vault_keys SET failed_attempts = 0 WHERE key_id = ?", (key_id,)
             )
         return parse_key(plain, None)
@@ -243,8 +259,8 @@ class KeyVault:
             handle._handle().private_key,
             new_pw,
         )
-        with self._lock:
-            self._db.execute(
+        with self._db.transaction("change password") as tx:
+            tx.execute(
                 "UPDATE esign_vault_keys SET iterations = ?, lanes = ?, memory_cost = ?,"
                 " salt = ?, nonce = ?, ciphertext = ? WHERE key_id = ?",
                 (*row, key_id),
@@ -253,26 +269,24 @@ class KeyVault:
 
     def delete_key(self, key_id: str) -> None:
         """Destroy a key (what a forgotten password leads to, with revocation)."""
-        with self._lock:
-            cursor = self._db.execute("DELETE FROM esign_vault_keys WHERE key_id = ?", (key_id,))
-        if cursor.rowcount == 0:
+        with self._db.transaction("delete") as tx:
+            deleted = tx.execute(
+                "DELETE FROM esign_vault_keys WHERE key_id = ?", (key_id,)
+            ).rowcount
+        if deleted == 0:
             raise KeyNotFoundError(f"no key {key_id!r} in the vault")
 
     def public_key(self, key_id: str) -> PublicKey:
         """The public key of a stored key (no password needed)."""
-        with self._lock:
-            row = self._row(key_id)
-        return _load_spki(row["public_key"])
+        return _load_spki(self._row(None, key_id)["public_key"])
 
     def key_ids(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute("SELECT key_id FROM esign_vault_keys ORDER BY key_id")
-            return [str(r[0]) for r in rows]
+        rows = self._db.read("SELECT key_id FROM esign_vault_keys ORDER BY key_id")
+        return [str(r[0]) for r in rows]
 
     def status(self, key_id: str) -> VaultKeyStatus:
         """Attempts used and lock state, as of the vault's clock."""
-        with self._lock:
-            row = self._row(key_id)
+        row = self._row(None, key_id)
         locked_until = _parse_time(row["locked_until"])
         failed = int(row["failed_attempts"])
         if locked_until is not None and self._clock() >= locked_until:
@@ -322,22 +336,24 @@ class KeyVault:
         ciphertext = AESGCM(kek).encrypt(nonce, plain, self._aad(key_id, algorithm, spki, params))
         return params.iterations, params.lanes, params.memory_cost, salt, nonce, ciphertext
 
-    def _open(self, row: sqlite3.Row, pw: bytes) -> bytes:
+    def _open(self, row: dict[str, Any], pw: bytes) -> bytes:
         params = Argon2Params(int(row["iterations"]), int(row["lanes"]), int(row["memory_cost"]))
         kek = self._derive(pw, bytes(row["salt"]), params)
         aad = self._aad(str(row["key_id"]), str(row["algorithm"]), bytes(row["public_key"]), params)
         plain: bytes = AESGCM(kek).decrypt(bytes(row["nonce"]), bytes(row["ciphertext"]), aad)
         return plain
 
-    def _row(self, key_id: str) -> sqlite3.Row:
-        self._db.row_factory = sqlite3.Row
-        row = self._db.execute(
-            "SELECT * FROM esign_vault_keys WHERE key_id = ?", (key_id,)
-        ).fetchone()
-        if row is None:
+    def _row(self, tx: Transaction | None, key_id: str) -> dict[str, Any]:
+        """A key's row by column name, inside ``tx`` or as a plain read."""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM esign_vault_keys WHERE key_id = ?"
+        if tx is None:
+            rows = self._db.read(sql, (key_id,))
+            found = rows[0] if rows else None
+        else:
+            found = tx.execute(sql, (key_id,)).fetchone()
+        if found is None:
             raise KeyNotFoundError(f"no key {key_id!r} in the vault")
-        assert isinstance(row, sqlite3.Row)
-        return row
+        return dict(zip(_COLUMNS, found, strict=True))
 
 
 class VaultKey:

@@ -11,7 +11,10 @@ Nothing secret is stored in clear: passwords and control words as Argon2id PHC s
 256-bit random token, TOTP seeds encrypted with AES-256-GCM under the service's
 ``secret_key`` (a TOTP seed must be recoverable to check a code, so it cannot be hashed).
 
-State lives in SQLite (a file path or ``":memory:"``); the clock is injectable.
+State lives in SQLite (a file path, ``sqlite:///PATH`` or ``":memory:"``) or PostgreSQL
+(``postgresql://...``, the ``esign[postgres]`` extra): each check and its counter update
+run in one transaction under a lock on the account, so concurrent guesses from many
+processes are all counted. The clock is injectable.
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
-import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ from esign.errors import (
     CredentialError,
     CredentialPolicyError,
     RecoveryTokenError,
+    RegistryError,
 )
+from esign.sqlstore import Database, DuplicateKeyError, StoreLocation, Transaction
 
 Clock = Callable[[], datetime.datetime]
 
@@ -138,6 +141,13 @@ CREATE TABLE IF NOT EXISTS recovery_tokens (
 """
 
 
+_SET_ATTEMPTS = (
+    "INSERT INTO attempts (subject, failures, locked_until) VALUES (?, ?, ?)"
+    " ON CONFLICT (subject) DO UPDATE"
+    " SET failures = excluded.failures, locked_until = excluded.locked_until"
+)
+
+
 def _normalise(text: str) -> bytes:
     """NFC, so the same word typed on two keyboards hashes the same."""
     return unicodedata.normalize("NFC", text).encode("utf-8")
@@ -149,10 +159,13 @@ def _token_hash(token: str) -> bytes:
 
 
 class CredentialStore:
-    """Accounts, their credentials, failed-try counters and recovery links, in SQLite.
+    """Accounts, their credentials, failed-try counters and recovery links.
 
+    ``database`` is an SQLite path, ``":memory:"`` or a store URL (``postgresql://...``).
     ``secret_key`` (32 bytes, held by the service, not in the database) encrypts the
-    TOTP seeds. Every method is safe to call from several threads.
+    TOTP seeds. Every method is safe to call from several threads and processes; a
+    store locked longer than ``busy_timeout`` seconds raises
+    :class:`~esign.errors.RegistryBusyError`.
     """
 
     def __init__(
@@ -163,6 +176,7 @@ class CredentialStore:
         policy: CredentialPolicy | None = None,
         clock: Clock = _utc_now,
         issuer: str = "esign",
+        busy_timeout: float = 30.0,
     ) -> None:
         if len(secret_key) != 32:
             raise CredentialPolicyError("secret_key must be 32 bytes (AES-256)")
@@ -170,9 +184,15 @@ class CredentialStore:
         self.clock = clock
         self.issuer = issuer
         self._aead = AESGCM(secret_key)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(database), check_same_thread=False, isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = Database(
+                StoreLocation.parse(database),
+                schema=_SCHEMA,
+                busy_timeout=busy_timeout,
+                name="credential store",
+            )
+        except RegistryError as exc:
+            raise CredentialError(f"cannot open the credential store: {exc}") from exc
         # A dummy hash with the policy's costs, so an unknown account costs the same time.
         self._dummy_hash = self._hash("not a password")
 
@@ -180,23 +200,16 @@ class CredentialStore:
         self._db.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One thread at a time, one SQLite transaction per operation.
+    def _transaction(self, *locks: str) -> Iterator[Transaction]:
+        """One transaction per operation, holding ``locks`` (names) until it ends.
 
         A refusal (any :class:`CredentialError`) is a decision, not a crash: what it
         recorded (a failed try, a used token) is committed before it propagates.
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except CredentialError:
-                self._db.execute("COMMIT")
-                raise
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._db.transaction("credentials", keep=(CredentialError,)) as tx:
+            for name in locks:
+                tx.lock(f"esign-credentials:{name}")
+            yield tx
 
     # --- hashing -----------------------------------------------------------------------
 
@@ -246,27 +259,27 @@ class CredentialStore:
             email.strip().lower(),
             self._hash(control_word),
         )
-        with self._transaction():
-            try:
-                self._db.execute(
+        try:
+            with self._transaction() as tx:
+                tx.execute(
                     "INSERT INTO accounts (name, password_hash, tin, email, control_word_hash)"
                     " VALUES (?, ?, ?, ?, ?)",
                     row,
                 )
-            except sqlite3.IntegrityError as exc:
-                raise AccountExistsError("an account with this name or TIN exists") from exc
+        except DuplicateKeyError as exc:
+            raise AccountExistsError("an account with this name or TIN exists") from exc
 
     def enroll_otp(self, account: str, secret: bytes | None = None) -> OtpEnrollment:
         """Turn on one-time codes; from now on login needs the password and a code."""
         seed = secrets.token_bytes(20) if secret is None else secret
         totp = self._totp(seed)  # refuses seeds shorter than 128 bits
         sealed = self._seal_seed(account, seed)
-        with self._transaction():
-            cursor = self._db.execute(
+        with self._transaction(f"account:{account}") as tx:
+            updated = tx.execute(
                 "UPDATE accounts SET otp_secret = ?, otp_last_counter = NULL WHERE name = ?",
                 (sealed, account),
-            )
-        if cursor.rowcount != 1:
+            ).rowcount
+        if updated != 1:
             raise AuthenticationError()
         return OtpEnrollment(seed, totp.get_provisioning_uri(account, self.issuer))
 
@@ -289,29 +302,31 @@ class CredentialStore:
 
     # --- failed tries and lockout ------------------------------------------------------
 
-    def _check_not_locked(self, subject: str, now: float) -> None:
-        row = self._db.execute(
+    def _check_not_locked(self, tx: Transaction, subject: str, now: float) -> None:
+        row = tx.execute(
             "SELECT locked_until FROM attempts WHERE subject = ?", (subject,)
         ).fetchone()
         if row is not None and row[0] is not None and row[0] > now:
             until = datetime.datetime.fromtimestamp(row[0], datetime.timezone.utc)
             raise AccountLockedError(until)
 
-    def _fail(self, subject: str, now: float) -> AuthenticationError | AccountLockedError:
+    def _fail(
+        self, tx: Transaction, subject: str, now: float
+    ) -> AuthenticationError | AccountLockedError:
         """Count a failed try; the one that reaches the limit locks and says so."""
-        row = self._db.execute(
+        row = tx.execute(
             "SELECT failures, locked_until FROM attempts WHERE subject = ?", (subject,)
         ).fetchone()
         failures = 1 if row is None or (row[1] is not None and row[1] <= now) else row[0] + 1
         if failures >= self.policy.max_failed_attempts:
             until = now + self.policy.lockout.total_seconds()
-            self._db.execute("INSERT OR REPLACE INTO attempts VALUES (?, 0, ?)", (subject, until))
+            tx.execute(_SET_ATTEMPTS, (subject, 0, until))
             return AccountLockedError(datetime.datetime.fromtimestamp(until, datetime.timezone.utc))
-        self._db.execute("INSERT OR REPLACE INTO attempts VALUES (?, ?, NULL)", (subject, failures))
+        tx.execute(_SET_ATTEMPTS, (subject, failures, None))
         return AuthenticationError()
 
-    def _succeed(self, subject: str) -> None:
-        self._db.execute("DELETE FROM attempts WHERE subject = ?", (subject,))
+    def _succeed(self, tx: Transaction, subject: str) -> None:
+        tx.execute("DELETE FROM attempts WHERE subject = ?", (subject,))
 
     # --- login ---------------------------------------------------------------------------
 
@@ -323,11 +338,11 @@ class CredentialStore:
         and locked like real ones, so the lock reveals nothing either.
         """
         subject = f"account:{account}"
-        with self._transaction():
+        with self._transaction(subject) as tx:
             moment = self.clock()
             now = moment.timestamp()
-            self._check_not_locked(subject, now)
-            row = self._db.execute(
+            self._check_not_locked(tx, subject, now)
+            row = tx.execute(
                 "SELECT password_hash, otp_secret, otp_last_counter FROM accounts WHERE name = ?",
                 (account,),
             ).fetchone()
@@ -338,12 +353,12 @@ class CredentialStore:
                 counter = self._otp_counter(account, row[1], otp, now, row[2])
                 factors.append(OTP)
             if row is None or not password_ok or (row[1] is not None and counter is None):
-                raise self._fail(subject, now)
+                raise self._fail(tx, subject, now)
             if counter is not None:
-                self._db.execute(
+                tx.execute(
                     "UPDATE accounts SET otp_last_counter = ? WHERE name = ?", (counter, account)
                 )
-            self._succeed(subject)
+            self._succeed(tx, subject)
         return Authentication(account, tuple(factors), moment)
 
     def _otp_counter(
@@ -378,29 +393,31 @@ class CredentialStore:
         has it) and lock it like wrong passwords do.
         """
         self._check_control_word(control_word)
-        with self._transaction():
+        with self._transaction(f"tin:{tin.strip()}") as tx:
             now = self._now()
-            row = self._db.execute(
+            row = tx.execute(
                 "SELECT name, email, control_word_hash FROM accounts WHERE tin = ?",
                 (tin.strip(),),
             ).fetchone()
             subject = f"account:{row[0]}" if row else f"tin:{tin.strip()}"
-            self._check_not_locked(subject, now)
+            if row is not None:
+                tx.lock(f"esign-credentials:{subject}")
+            self._check_not_locked(tx, subject, now)
             word_ok = self._matches(control_word, row[2] if row else self._dummy_hash)
             email_ok = row is not None and hmac.compare_digest(
                 _normalise(row[1]), _normalise(email.strip().lower())
             )
             if row is None or not (word_ok and email_ok):
-                raise self._fail(subject, now)
+                raise self._fail(tx, subject, now)
             token = secrets.token_urlsafe(32)
             expires = now + self.policy.recovery_link_ttl.total_seconds()
             # One live link per account: a new request voids the older ones.
-            self._db.execute("DELETE FROM recovery_tokens WHERE account = ?", (row[0],))
-            self._db.execute(
+            tx.execute("DELETE FROM recovery_tokens WHERE account = ?", (row[0],))
+            tx.execute(
                 "INSERT INTO recovery_tokens VALUES (?, ?, ?, 0)",
                 (_token_hash(token), row[0], expires),
             )
-            self._succeed(subject)
+            self._succeed(tx, subject)
         return RecoveryLink(token, datetime.datetime.fromtimestamp(expires, datetime.timezone.utc))
 
     def complete_recovery(self, token: str, new_password: str) -> str:
@@ -411,22 +428,20 @@ class CredentialStore:
         if not new_password:
             raise CredentialPolicyError("the new password must not be empty")
         new_hash = self._hash(new_password)
-        with self._transaction():
+        with self._transaction(f"token:{_token_hash(token).hex()}") as tx:
             now = self._now()
-            row = self._db.execute(
+            row = tx.execute(
                 "SELECT account, expires_at, used FROM recovery_tokens WHERE token_hash = ?",
                 (_token_hash(token),),
             ).fetchone()
             if row is None or row[2]:
                 raise RecoveryTokenError("the recovery link is unknown or was already used")
-            self._db.execute(
+            tx.execute(
                 "UPDATE recovery_tokens SET used = 1 WHERE token_hash = ?", (_token_hash(token),)
             )
             if row[1] <= now:
                 raise RecoveryTokenError("the recovery link has expired")
-            self._db.execute(
-                "UPDATE accounts SET password_hash = ? WHERE name = ?", (new_hash, row[0])
-            )
-            self._succeed(f"account:{row[0]}")
+            tx.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (new_hash, row[0]))
+            self._succeed(tx, f"account:{row[0]}")
         account: str = row[0]
         return account
