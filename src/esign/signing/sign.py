@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import ALGORITHMS, algorithm_name
-from esign.keys.handle import LocalKey
+from esign.keys.handle import KeyHandle, LocalKey
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.signer_parts import (
     MLDSA_KEYS,
@@ -108,17 +108,17 @@ def _pyhanko_signer(
 
     if isinstance(key, LocalKey):
         key = key.private_key
-    if not isinstance(key, MLDSA_KEYS) and not hasattr(key, "private_bytes"):
+    if isinstance(key, KeyHandle):
         from esign.keys.cms_signer import HandleSigner
 
         check_key(key, certificate)
         return _with_extra_attributes(HandleSigner)(key, certificate, chain)
     if not isinstance(key, MLDSA_KEYS):
-        name = algorithm_name(key)  # type: ignore[arg-type]
+        name = algorithm_name(key)
         if name not in ALGORITHMS or not ALGORITHMS[name].can_sign:
             raise UnsupportedAlgorithmError(f"a {name} key cannot sign")
     check_key(key, certificate)
-    pkcs8 = key.private_bytes(  # type: ignore[union-attr]
+    pkcs8 = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
