@@ -103,8 +103,9 @@ def _pyhanko_signer(
     ``extra_signed_attributes``.
     """
     from asn1crypto import keys as asn1_keys
-    from pyhanko.sign.signers import SimpleSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from esign.keys.cms_signer import LocalSigner
 
     if isinstance(key, LocalKey):
         key = key.private_key
@@ -126,7 +127,7 @@ def _pyhanko_signer(
     signing_cert = _to_asn1(certificate)
     # pyHanko embeds the signing certificate itself; the store adds only the chain.
     store = SimpleCertificateStore.from_certs([_to_asn1(c) for c in chain])
-    return _with_extra_attributes(SimpleSigner)(
+    return _with_extra_attributes(LocalSigner)(
         signing_cert=signing_cert,
         signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
         cert_registry=store,
