@@ -285,9 +285,7 @@ def signer_parts(
     return parts
 
 
-def _signature_algorithm(
-    public: Any, digest: str
-) -> tuple[algos.SignedDigestAlgorithm, str, int]:
+def _signature_algorithm(public: Any, digest: str) -> tuple[algos.SignedDigestAlgorithm, str, int]:
     """The algorithm identifier, the scheme and the PSS salt for a certificate key."""
     if isinstance(public, ec.EllipticCurvePublicKey):
         return algos.SignedDigestAlgorithm({"algorithm": _ECDSA[digest]}), "ecdsa", 0
