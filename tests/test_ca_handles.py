@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from esign import sign, verify
+from esign import open_envelope, seal, sign, verify
 from esign.certs import CertificateAuthority, TrustContext
 from esign.certs.revocation import read_ocsp_response
 from esign.errors import EsignError
@@ -119,10 +119,12 @@ def test_ca_and_tsa_keys_in_the_vault_the_whole_story(tmp_path: Path) -> None:
         vault.import_key("ca", generate_key("ec-p384"), "ca pw")
         vault.import_key("tsa", generate_key("ec-p256"), "tsa pw")
         vault.import_key("ivanov", generate_key("ec-p256"), "ivanov pw")
+        vault.import_key("tax", generate_key("x25519"), "tax pw")
         with (
             vault.unlock("ca", "ca pw") as ca_key,
             vault.unlock("tsa", "tsa pw") as tsa_key,
             vault.unlock("ivanov", "ivanov pw") as ivanov,
+            vault.unlock("tax", "tax pw") as tax,
         ):
             ca = CertificateAuthority.create_root("CN=Service CA", key=_NoExport(ca_key))  # type: ignore[arg-type]
             tsa_cert = ca.issue(tsa_key.public_key(), subject="CN=Vault TSA", profile="tsa")
@@ -133,7 +135,12 @@ def test_ca_and_tsa_keys_in_the_vault_the_whole_story(tmp_path: Path) -> None:
                 signer=(_NoExport(ivanov), cert),
                 timestamper=tsa.timestamper,  # type: ignore[arg-type]
             )
-            report = verify(signature, DOC, trust=TrustContext([ca.certificate], crls=[ca.crl()]))
+            trust = TrustContext([ca.certificate], crls=[ca.crl()])
+            report = verify(signature, DOC, trust=trust)
+            tax_cert = ca.issue(tax.public_key(), subject="CN=Tax Service", profile="encryption")
+            envelope = seal(DOC, signer=(_NoExport(ivanov), cert), recipients=[tax_cert])  # type: ignore[arg-type]
+            opened = open_envelope(envelope, recipient=(_NoExport(tax), tax_cert), trust=trust)  # type: ignore[arg-type]
+    assert opened.content == DOC and opened.report.valid, opened.report.errors
     assert report.valid, report.errors
     assert report.timestamp_authority == "CN=Vault TSA"
     assert report.timestamp is not None
