@@ -31,18 +31,6 @@ class UnsupportedAlgorithmError(EsignError):
     code = "unsupported_algorithm"
 
 
-class InvalidSignatureError(EsignError):
-    """A signature is cryptographically wrong or does not match its content."""
-
-    code = "invalid_signature"
-
-
-class UntrustedCertificateError(EsignError):
-    """A certificate path does not lead to an accepted anchor, or is not valid for its use."""
-
-    code = "untrusted"
-
-
 class DecryptionError(EsignError):
     """An envelope could not be opened.
 

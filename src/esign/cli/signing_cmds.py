@@ -11,6 +11,7 @@ from typing import Any
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
+    UsageError,
     add_level_options,
     add_password_options,
     add_trust_options,
@@ -93,7 +94,10 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
     if args.tsa:  # the TSA client (pyHanko's, over aiohttp) only when asked for
         from esign.signing.timestamps import HttpTimeStamper
 
-        timestamper = HttpTimeStamper(args.tsa)
+        try:
+            timestamper = HttpTimeStamper(args.tsa)
+        except ValueError as exc:  # a caller's mistake in the library is a usage error here
+            raise UsageError(str(exc)) from None
     if args.pdf:
         from esign.signing.pdf import sign_pdf
 

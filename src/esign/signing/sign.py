@@ -337,8 +337,6 @@ def _named_signer(
     the order signers were added: with several signers only the certificate names one.
     """
     if target is not None:
-        if signer_index is not None:
-            raise EsignError("name the signer to counter-sign by target or signer_index, not both")
         asn1_target = _to_asn1(target)
         try:
             ski: bytes | None = target.extensions.get_extension_for_class(
@@ -396,6 +394,8 @@ def countersign(
     signing-certificate-v2 and CMS algorithm protection, and no content-type (as RFC 5652
     requires).
     """
+    if target is not None and signer_index is not None:
+        raise ValueError("name the signer to counter-sign by target or signer_index, not both")
     key, certificate = signer
     key = check_key(key, certificate)
     parts = signer_parts(key, certificate, chain)

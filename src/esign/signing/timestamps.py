@@ -193,7 +193,7 @@ class HttpTimeStamper(TimeStamper):  # type: ignore[misc]
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         super().__init__(include_nonce=True)
         if not url.startswith(("http://", "https://")):
-            raise EsignError(f"a TSA URL must be http:// or https://, not {url!r}")
+            raise ValueError(f"a TSA URL must be http:// or https://, not {url!r}")
         self.url = url
         self.timeout = timeout
 
