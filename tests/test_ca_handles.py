@@ -146,3 +146,37 @@ def test_ca_and_tsa_keys_in_the_vault_the_whole_story(tmp_path: Path) -> None:
     assert report.timestamp is not None
     now = datetime.datetime.now(datetime.timezone.utc)
     assert abs((report.timestamp - now).total_seconds()) < 300
+
+
+def test_delegated_ocsp_responder_key_in_the_vault(openssl: str, tmp_path: Path) -> None:
+    """A responder certificate with the OCSPSigning EKU, its key a vault entry."""
+    ca = CertificateAuthority.create_root("CN=Root In Memory")
+    with KeyVault(":memory:", kdf=FAST) as vault:
+        vault.import_key("ocsp", generate_key("ec-p256"), "pw")
+        with vault.unlock("ocsp", "pw") as key:
+            responder = ca.issue(key.public_key(), subject="CN=Responder", profile="ocsp")
+            user = ca.issue(generate_key("ec-p256").public_key(), subject="CN=User")
+            request = (
+                ocsp.OCSPRequestBuilder()
+                .add_certificate(user, ca.certificate, hashes.SHA256())
+                .build()
+                .public_bytes(serialization.Encoding.DER)
+            )
+            answer = ca.ocsp_response(request, responder=(_NoExport(key), responder))  # type: ignore[arg-type]
+    status = read_ocsp_response(answer, issuer=ca.certificate, serial=user.serial_number)
+    assert status.status.value == "good"
+    parsed = ocsp.load_der_ocsp_response(answer)
+    assert (
+        parsed.responder_key_hash
+        == x509.SubjectKeyIdentifier.from_public_key(
+            responder.public_key()  # type: ignore[arg-type]
+        ).digest
+    )
+    (tmp_path / "req.der").write_bytes(request)
+    (tmp_path / "resp.der").write_bytes(answer)
+    ca_pem = _write(tmp_path / "ca.pem", ca.certificate)
+    checked = run(
+        openssl, "ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
+        "-CAfile", ca_pem, "-issuer", ca_pem,
+    )  # fmt: skip
+    assert b"Response verify OK" in checked.stderr, checked.stderr
