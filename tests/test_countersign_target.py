@@ -93,7 +93,7 @@ def test_target_names_the_signer(parties: Parties) -> None:
 def test_unknown_or_ambiguous_target_is_refused(parties: Parties) -> None:
     with pytest.raises(EsignError, match="no signer with certificate CN=Notary"):
         countersign(parties.both, signer=parties.notary, target=parties.notary[1])
-    with pytest.raises(EsignError, match="not both"):
+    with pytest.raises(ValueError, match="not both"):
         countersign(parties.both, signer=parties.notary, target=parties.a[1], signer_index=0)
     with pytest.raises(EsignError, match="2 signers"):
         countersign(parties.both, signer=parties.notary)

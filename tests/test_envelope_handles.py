@@ -132,3 +132,92 @@ def test_taxpayer_story_with_the_keys_in_a_vault_on_the_command_line(
             "open", tmp_path / "e.p7m", "--key", bad, "--trust", files["ca"], "--crl", files["crl"]
         )
         assert_clean_failure(result, 2)
+
+
+# --- the whole story on the command line, every key named by reference ----------------------
+
+
+def command_line_story(
+    tmp_path: Path,
+    refs: dict[str, str],
+    public_keys: dict[str, object],
+    secret: str,
+    openssl: str,
+) -> None:
+    """``ca init --key``, ``cert issue``, ``crl``, ``sign --key``, ``verify``, ``seal
+    --key``, ``open --key``: the CA's, the taxpayer's and the tax service's keys are all
+    named by ``refs`` (vault entries or token URIs), unlocked by ``secret`` from
+    $ESIGN_PASSWORD. openssl accepts the certificates and the CRL."""
+    from cryptography.hazmat.primitives import serialization
+
+    from .conftest import run
+
+    env = {"ESIGN_PASSWORD": secret}
+    ca_dir = tmp_path / "ca"
+
+    def ok(*args: object) -> str:
+        result = esign(*args, env=env)  # type: ignore[arg-type]
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    ok("ca", "init", "--subject", "CN=Tax Service CA", "--out-dir", ca_dir, "--key", refs["ca"])
+    assert not (ca_dir / "ca.key.pem").exists()  # the key stayed where it lives
+    for name, profile, subject in (
+        ("ivanov", "signing", "CN=Ivan Ivanov"),
+        ("tax", "encryption", "CN=Tax Service"),
+    ):
+        public = public_keys[name]
+        pem = public.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        (tmp_path / f"{name}.pub").write_bytes(pem)
+        ok(
+            "cert", "issue", "--ca", ca_dir, "--public-key", tmp_path / f"{name}.pub",
+            "--subject", subject, "--profile", profile, "--out", tmp_path / f"{name}.pem",
+        )  # fmt: skip
+    ok("crl", "--ca", ca_dir, "--out", tmp_path / "ca.crl")
+    checked = run(
+        openssl, "verify", "-crl_check", "-CAfile", ca_dir / "ca.pem",
+        "-CRLfile", tmp_path / "ca.crl", tmp_path / "ivanov.pem", tmp_path / "tax.pem",
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    (tmp_path / "return.txt").write_bytes(DOCUMENT)
+    trust = ("--trust", ca_dir / "ca.pem", "--crl", tmp_path / "ca.crl")
+    ok(
+        "sign", tmp_path / "return.txt", "--key", refs["ivanov"], "--cert",
+        tmp_path / "ivanov.pem", "--out", tmp_path / "return.p7s",
+    )  # fmt: skip
+    assert "Ivan Ivanov" in ok("verify", tmp_path / "return.p7s", *trust)  # exit 0: valid
+    ok(
+        "seal", tmp_path / "return.txt", "--key", refs["ivanov"], "--cert",
+        tmp_path / "ivanov.pem", "--to", tmp_path / "tax.pem", "--out", tmp_path / "e.p7m",
+    )  # fmt: skip
+    ok(
+        "open", tmp_path / "e.p7m", "--key", refs["tax"], "--cert", tmp_path / "tax.pem",
+        *trust, "--out", tmp_path / "opened.txt",
+    )  # fmt: skip
+    assert (tmp_path / "opened.txt").read_bytes() == DOCUMENT
+    wrong = esign(
+        "cert", "issue", "--ca", ca_dir, "--public-key", tmp_path / "tax.pub",
+        "--subject", "CN=Nobody", "--profile", "signing", "--out", tmp_path / "x.pem",
+        env={"ESIGN_PASSWORD": "not the secret"},
+    )  # fmt: skip
+    assert_clean_failure(wrong, 2)
+
+
+def test_taxpayer_story_with_every_key_in_the_vault_on_the_command_line(
+    tmp_path: Path, openssl: str
+) -> None:
+    vault_file = tmp_path / "service.vault"
+    keys = {"ca": generate_key("ec-p384"), "ivanov": generate_key("ec-p256")}
+    keys["tax"] = generate_key("ec-p256")
+    with KeyVault(vault_file, kdf=FAST) as store:
+        for name, key in keys.items():
+            store.import_key(name, key, "service secret")
+    command_line_story(
+        tmp_path,
+        {name: f"vault:{vault_file}#{name}" for name in keys},
+        {name: key.public_key() for name, key in keys.items()},
+        "service secret",
+        openssl,
+    )

@@ -189,3 +189,104 @@ def test_gpgsm_envelope_opens_with_the_command_line_opt_in(
     opened = esign(*base, "--legacy-pkcs1v15", "--out", tmp_path / "doc")
     assert opened.returncode == 0, opened.stderr
     assert (tmp_path / "doc").read_bytes() == DOCUMENT
+
+
+# --- RSA-PSS: a salt as long as the hash, which gpgsm expects --------------------------------
+
+
+def _pss_signers(pki: Pki) -> dict[str, bytes]:
+    """Every way esign writes an RSA-PSS CMS signature with an in-memory key or a handle."""
+    from esign.keys import LocalKey
+    from esign.signing.sign import countersign
+    from esign.signing.timestamps import TimeStampAuthority
+
+    signer = (pki.ivanov_key, pki.ivanov_cert)
+    detached = sign(DOCUMENT, signer=signer, detached=True)
+    tsa_key = pki.ivanov_key  # any RSA key: the TSA token is pyHanko's own signer path
+    tsa_cert = pki.ca.issue(tsa_key.public_key(), subject="CN=PSS TSA", profile="tsa")
+    stamped = sign(
+        DOCUMENT,
+        signer=signer,
+        detached=True,
+        timestamper=TimeStampAuthority(tsa_key, tsa_cert).timestamper,
+    )
+    signer_info = cms.ContentInfo.load(stamped)["content"]["signer_infos"][0]
+    token = signer_info["unsigned_attrs"][0]["values"][0].dump()
+    return {
+        "in-memory key": detached,
+        "local key handle": sign(
+            DOCUMENT, signer=(LocalKey(pki.ivanov_key), pki.ivanov_cert), detached=True
+        ),
+        "counter-signature": countersign(detached, signer=signer),
+        "time-stamp token": token,
+    }
+
+
+def _salts(der: bytes) -> list[int]:
+    """The salt length of every RSA-PSS SignerInfo, counter-signatures included."""
+    found = []
+    infos = list(cms.ContentInfo.load(der)["content"]["signer_infos"])
+    while infos:
+        info = infos.pop()
+        algorithm = info["signature_algorithm"]
+        if algorithm["algorithm"].native == "rsassa_pss":
+            params = algorithm["parameters"]
+            assert params["hash_algorithm"]["algorithm"].native == "sha256"
+            assert params["mask_gen_algorithm"]["parameters"]["algorithm"].native == "sha256"
+            found.append(params["salt_length"].native)
+        for attribute in info["unsigned_attrs"] or []:
+            if attribute["type"].native == "counter_signature":
+                infos.extend(attribute["values"])
+    return found
+
+
+def test_rsa_pss_salt_is_the_hash_length_everywhere(openssl: str, tmp_path: Path) -> None:
+    """Each RSA-PSS signature esign writes says salt 32 for SHA-256 and is made so: openssl
+    verifies it, and so does cryptography with exactly that salt length."""
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    pki = make_pki(signer_alg="rsa-3072")
+    files = pki.write(tmp_path)
+    (tmp_path / "doc").write_bytes(DOCUMENT)
+    for what, der in _pss_signers(pki).items():
+        assert _salts(der) and set(_salts(der)) == {32}, what
+        info = cms.ContentInfo.load(der)["content"]["signer_infos"][0]
+        public = pki.ivanov_key.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(  # raises if the salt were any other length
+            info["signature"].native,
+            info["signed_attrs"].untag().dump(),
+            padding.PSS(padding.MGF1(hashes.SHA256()), 32),
+            hashes.SHA256(),
+        )
+        (tmp_path / "s.p7s").write_bytes(der)
+        content = [] if what == "time-stamp token" else ["-content", tmp_path / "doc"]
+        checked = run(
+            openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "s.p7s",
+            *content, "-CAfile", files["ca"], "-purpose", "any", "-out", "/dev/null",
+        )  # fmt: skip
+        assert checked.returncode == 0, (what, checked.stderr)
+
+
+def test_gpgsm_verifies_an_esign_rsa_pss_signature(gpgsm_home: Path, tmp_path: Path) -> None:
+    pki = make_pki(signer_alg="rsa-3072")
+    files = pki.write(tmp_path)
+    env = {**os.environ, "GNUPGHOME": str(gpgsm_home)}
+    imported = subprocess.run(
+        ["gpgsm", "--batch", "--import", files["ca"]], env=env, capture_output=True, check=False
+    )
+    assert imported.returncode == 0, imported.stderr
+    ca_fingerprint = pki.ca.certificate.fingerprint(hashes.SHA1())
+    (gpgsm_home / "trustlist.txt").write_text(f"{ca_fingerprint.hex(':').upper()} S relax\n")
+    (tmp_path / "doc").write_bytes(DOCUMENT)
+    (tmp_path / "s.p7s").write_bytes(
+        sign(DOCUMENT, signer=(pki.ivanov_key, pki.ivanov_cert), detached=True)
+    )
+    verified = subprocess.run(
+        ["gpgsm", "--batch", "--status-fd", "1", "--verify", str(tmp_path / "s.p7s"),
+         str(tmp_path / "doc")],
+        env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, (verified.stdout, verified.stderr)
+    assert b"[GNUPG:] GOODSIG" in verified.stdout
+    assert b"[GNUPG:] TRUST_FULLY" in verified.stdout or b"VALIDSIG" in verified.stdout

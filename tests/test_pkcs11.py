@@ -306,3 +306,80 @@ def test_command_line_names_token_keys_by_pkcs11_uri(
             env={"ESIGN_PASSWORD": pin},
         )  # fmt: skip
         assert_clean_failure(result, 2)
+
+
+@pytest.mark.parametrize("name", ["ec-p256", "rsa-3072", "ed25519"])
+def test_ca_whose_key_is_on_the_token_issues_what_openssl_accepts(
+    token: Pkcs11Token, openssl: str, tmp_path: Path, name: str
+) -> None:
+    """Certificates, a CRL and an OCSP response signed on the token; the taxpayer's token
+    key signs, esign and openssl verify with that CA."""
+    from cryptography.x509 import ocsp
+
+    from esign.certs.revocation import read_ocsp_response
+
+    ca_key = token.generate_key(name, f"ca-{name}")
+    ca = CertificateAuthority.create_root("CN=Token CA", key=ca_key)
+    assert ca.certificate.public_key() == ca_key.public_key()
+    ivanov = token.generate_key("ec-p256", f"ivanov-under-{name}")
+    cert = ca.issue(ivanov.public_key(), subject="CN=Ivan Ivanov", profile="signing")
+    dropped = ca.issue(generate_key("ec-p256").public_key(), subject="CN=Lost Key")
+    ca.revoke(dropped, "keyCompromise")
+    crl = ca.crl()
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(dropped, ca.certificate, hashes.SHA256())
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    (tmp_path / "req.der").write_bytes(request)
+    (tmp_path / "resp.der").write_bytes(ca.ocsp_response(request))
+    der = sign(DATA, signer=(ivanov, cert))
+    assert verify(der, DATA, trust=TrustContext([ca.certificate], crls=[crl])).valid
+    pem = serialization.Encoding.PEM
+    for file, item in (("ca.pem", ca.certificate), ("u.pem", cert), ("d.pem", dropped)):
+        (tmp_path / file).write_bytes(item.public_bytes(pem))
+    (tmp_path / "ca.crl").write_bytes(crl.public_bytes(pem))
+    checked = [
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        tmp_path / "ca.pem",
+        "-CRLfile",
+        tmp_path / "ca.crl",
+    ]
+    assert run(openssl, *checked, tmp_path / "u.pem").returncode == 0
+    assert run(openssl, *checked, tmp_path / "d.pem").returncode != 0
+    crl_check = run(
+        openssl, "crl", "-in", tmp_path / "ca.crl", "-CAfile", tmp_path / "ca.pem", "-noout"
+    )
+    assert crl_check.returncode == 0 and b"verify OK" in crl_check.stderr, crl_check.stderr
+    ocsp_check = run(
+        openssl, "ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
+        "-CAfile", tmp_path / "ca.pem", "-issuer", tmp_path / "ca.pem",
+    )  # fmt: skip
+    assert b"Response verify OK" in ocsp_check.stderr, ocsp_check.stderr
+    answer = read_ocsp_response(
+        (tmp_path / "resp.der").read_bytes(), issuer=ca.certificate, serial=dropped.serial_number
+    )
+    assert answer.status.value == "revoked"
+
+
+def test_taxpayer_story_with_every_key_on_the_token_on_the_command_line(
+    token: Pkcs11Token, softhsm: str, openssl: str, tmp_path: Path
+) -> None:
+    """The CA's, the taxpayer's and the tax service's keys on SoftHSM2, named by URI."""
+    from .test_envelope_handles import command_line_story
+
+    keys = {
+        "ca": token.generate_key("ec-p384", "story-ca"),
+        "ivanov": token.generate_key("ec-p256", "story-ivanov"),
+        "tax": token.generate_key("ec-p384", "story-tax"),  # SoftHSM2: no OAEP-SHA256
+    }
+    command_line_story(
+        tmp_path,
+        {name: f"pkcs11:token={LABEL};object=story-{name}" for name in keys},
+        {name: key.public_key() for name, key in keys.items()},
+        PIN,
+        openssl,
+    )

@@ -75,7 +75,7 @@ def test_unreachable_tsa_is_a_named_error(pki: Pki, tsa: TimeStampAuthority) -> 
         url = server.url
     with pytest.raises(TimeStampError):
         sign(DOC, signer=(pki.ivanov_key, pki.ivanov_cert), timestamper=HttpTimeStamper(url))
-    with pytest.raises(EsignError):
+    with pytest.raises(ValueError, match="http"):  # a caller's mistake, not an input fault
         HttpTimeStamper("ftp://example.invalid/")
 
 
@@ -305,3 +305,16 @@ def test_openssl_reads_b_lt(openssl: str, pki: Pki, revoked_signer, tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == DOC
+
+
+def test_command_line_names_a_bad_tsa_url_in_one_line(pki: Pki, tmp_path: Path) -> None:
+    from .test_cli import assert_clean_failure, esign
+
+    files = pki.write(tmp_path)
+    (tmp_path / "doc").write_bytes(DOC)
+    result = esign(
+        "sign", tmp_path / "doc", "--key", files["ivanov_key"], "--cert", files["ivanov_cert"],
+        "--tsa", "ftp://example.invalid/", "--out", tmp_path / "s.p7s",
+    )  # fmt: skip
+    assert_clean_failure(result, 2)
+    assert "http" in result.stderr

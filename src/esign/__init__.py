@@ -12,12 +12,10 @@ from esign.errors import (
     DecryptionError,
     EsignError,
     InputTooLargeError,
-    InvalidSignatureError,
     MalformedInputError,
     NoMatchingRecipientError,
     PasswordRequiredError,
     UnsupportedAlgorithmError,
-    UntrustedCertificateError,
     WrongPasswordError,
 )
 
@@ -39,7 +37,6 @@ __all__ = [
     "DecryptionError",
     "EsignError",
     "InputTooLargeError",
-    "InvalidSignatureError",
     "MalformedInputError",
     "NoMatchingRecipientError",
     "OpenedEnvelope",
@@ -48,7 +45,6 @@ __all__ = [
     "TrustContext",
     "TrustedList",
     "UnsupportedAlgorithmError",
-    "UntrustedCertificateError",
     "VerificationReport",
     "WrongPasswordError",
     "open_envelope",

@@ -25,22 +25,17 @@ class InputTooLargeError(MalformedInputError):
     code = "too_large"
 
 
-class UnsupportedAlgorithmError(EsignError):
-    """An algorithm esign does not implement, or one refused by the algorithm policy."""
-
-    code = "unsupported_algorithm"
-
-
 class InvalidSignatureError(EsignError):
-    """A signature is cryptographically wrong or does not match its content."""
+    """A signature is cryptographically wrong or does not match its content (raised by
+    the GOST primitives, whose library has no exception of its own)."""
 
     code = "invalid_signature"
 
 
-class UntrustedCertificateError(EsignError):
-    """A certificate path does not lead to an accepted anchor, or is not valid for its use."""
+class UnsupportedAlgorithmError(EsignError):
+    """An algorithm esign does not implement, or one refused by the algorithm policy."""
 
-    code = "untrusted"
+    code = "unsupported_algorithm"
 
 
 class DecryptionError(EsignError):

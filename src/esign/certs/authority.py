@@ -35,6 +35,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from esign.certs import qualified as q
 from esign.certs.csr import load_csr
+from esign.certs.handle_signing import handle_hash, sign_certificate
 from esign.certs.loading import load_certificate, load_certificates
 from esign.certs.profiles import IssuerSignTool, Profile, QualifiedSettings, get_profile
 from esign.certs.registry import (
@@ -56,6 +57,7 @@ from esign.errors import (
 )
 from esign.gost.keys import GostPublicKey
 from esign.keys.algorithms import PrivateKey, PublicKey, generate_key
+from esign.keys.handle import KeyHandle, LocalKey
 from esign.keys.storage import load_key, save_key
 
 Clock = Callable[[], datetime.datetime]
@@ -120,9 +122,13 @@ def parse_name(subject: str | x509.Name) -> x509.Name:
 _GOST_CA = "GOST R 34.10-2012 keys are certified by a GOST CA: esign.gost.authority.GostAuthority"
 
 
-def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm | None:
+def signature_hash(key: PrivateKey | KeyHandle) -> hashes.HashAlgorithm | None:
     """The hash a CA key signs certificates with (None for Ed25519 and ML-DSA, which hash
     internally)."""
+    if isinstance(key, LocalKey):
+        key = key.private_key
+    if isinstance(key, KeyHandle):
+        return handle_hash(key)
     if isinstance(
         key,
         (
@@ -194,7 +200,7 @@ class CertificateAuthority:
 
     def __init__(
         self,
-        key: PrivateKey,
+        key: PrivateKey | KeyHandle,
         certificate: x509.Certificate,
         *,
         chain: list[x509.Certificate] | None = None,
@@ -238,7 +244,7 @@ class CertificateAuthority:
         cls,
         subject: str | x509.Name,
         *,
-        key: PrivateKey | None = None,
+        key: PrivateKey | KeyHandle | None = None,
         algorithm: str = "ec-p256",
         days: int = 3650,
         path_length: int | None = None,
@@ -269,14 +275,14 @@ class CertificateAuthority:
             .add_extension(get_profile("ca").key_usage(public), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         )
-        certificate = builder.sign(key, signature_hash(key))  # type: ignore[arg-type]
+        certificate = sign_certificate(builder, key, signature_hash(key))
         return cls(key, certificate, clock=clock, **options)
 
     def create_intermediate(
         self,
         subject: str | x509.Name,
         *,
-        key: PrivateKey | None = None,
+        key: PrivateKey | KeyHandle | None = None,
         algorithm: str = "ec-p256",
         days: int = 1825,
         path_length: int | None = 0,
@@ -401,7 +407,7 @@ class CertificateAuthority:
         serial = self.serial_numbers()
         if not 0 < serial < 1 << 159:
             raise CertificateProfileError("a serial number is positive and at most 20 octets")
-        return builder.serial_number(serial).sign(self.key, self._hash)  # type: ignore[arg-type]
+        return sign_certificate(builder.serial_number(serial), self.key, self._hash)
 
     def _issue(
         self,
@@ -667,7 +673,7 @@ class CertificateAuthority:
         self,
         request: bytes,
         *,
-        responder: tuple[PrivateKey, x509.Certificate] | None = None,
+        responder: tuple[PrivateKey | KeyHandle, x509.Certificate] | None = None,
         validity: datetime.timedelta = datetime.timedelta(hours=1),
     ) -> bytes:
         """Answer a DER OCSP request from the registry: good, revoked or unknown.
@@ -706,10 +712,12 @@ class CertificateAuthority:
         folder: str | os.PathLike[str],
         subject: str | x509.Name,
         *,
-        password: str | bytes,
+        password: str | bytes | None,
         algorithm: str = "ec-p256",
         days: int = 3650,
         parent: CertificateAuthority | None = None,
+        key: PrivateKey | KeyHandle | None = None,
+        key_location: str | None = None,
         path_length: int | None = None,
         crl_url: str | None = None,
         ocsp_url: str | None = None,
@@ -723,6 +731,9 @@ class CertificateAuthority:
         ``registry`` is a store URL (``postgresql://...``, ``sqlite:///PATH``); it is
         recorded in ``ca.json`` and used by every later :meth:`open_folder`. Default: an
         SQLite file in the folder.
+        A fresh key is made and saved encrypted with ``password`` unless ``key`` is
+        given; a key handle (a vault entry, a token key) stays where it is: the folder
+        records only ``key_location`` (e.g. a ``pkcs11:`` URI), for whoever opens it.
         """
         target = Path(folder)
         registry_url = _registry_url(registry)
@@ -735,7 +746,8 @@ class CertificateAuthority:
         try:
             return cls._init_in(
                 target, subject, password, algorithm, days, parent, path_length,
-                crl_url, ocsp_url, ca_issuers_url, qualified, clock, registry_url,
+                crl_url, ocsp_url, ca_issuers_url, qualified, clock, registry_url, key,
+                key_location,
             )  # fmt: skip
         except BaseException:
             # Leave the folder as it was: a half-made CA would block the retry.
@@ -752,7 +764,7 @@ class CertificateAuthority:
         cls,
         target: Path,
         subject: x509.Name,
-        password: str | bytes,
+        password: str | bytes | None,
         algorithm: str,
         days: int,
         parent: CertificateAuthority | None,
@@ -763,6 +775,8 @@ class CertificateAuthority:
         qualified: QualifiedSettings | None,
         clock: Clock,
         registry_url: str | None,
+        key: PrivateKey | KeyHandle | None = None,
+        key_location: str | None = None,
     ) -> CertificateAuthority:
         options: dict[str, Any] = {
             "registry": open_registry(registry_url or target / REGISTRY),
@@ -774,6 +788,7 @@ class CertificateAuthority:
         if parent is None:
             ca = cls.create_root(
                 subject,
+                key=key,
                 algorithm=algorithm,
                 days=days,
                 path_length=path_length,
@@ -782,9 +797,18 @@ class CertificateAuthority:
             )
         else:
             ca = parent.create_intermediate(
-                subject, algorithm=algorithm, days=days, path_length=path_length, **options
+                subject,
+                key=key,
+                algorithm=algorithm,
+                days=days,
+                path_length=path_length,
+                **options,
             )
-        save_key(ca.key, target / CA_KEY, password)
+        in_memory = ca.key.private_key if isinstance(ca.key, LocalKey) else ca.key
+        if not isinstance(in_memory, KeyHandle):
+            if password is None:
+                raise ValueError("a CA key saved in the folder needs a password")
+            save_key(in_memory, target / CA_KEY, password)
         (target / CA_CERT).write_bytes(ca.certificate.public_bytes(Encoding.PEM))
         if ca.chain:
             (target / CHAIN).write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in ca.chain))
@@ -796,6 +820,8 @@ class CertificateAuthority:
         }
         if registry_url is not None:
             config["registry"] = registry_url
+        if key_location is not None:
+            config["key"] = key_location
         (target / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         return ca
 
@@ -807,14 +833,25 @@ class CertificateAuthority:
         password: str | bytes | None,
         clock: Clock = utc_now,
         busy_timeout: float = 5.0,
+        key: PrivateKey | KeyHandle | None = None,
     ) -> CertificateAuthority:
-        """Open a CA created by :meth:`init_folder` (or by ``esign ca init``)."""
+        """Open a CA created by :meth:`init_folder` (or by ``esign ca init``).
+
+        ``key`` is the CA key when it is not in the folder (a vault entry, a token key:
+        see :func:`folder_key_location`); otherwise ``ca.key.pem`` is decrypted.
+        """
         target = Path(folder)
-        if not (target / CA_CERT).is_file() or not (target / CA_KEY).is_file():
+        if not (target / CA_CERT).is_file() or (key is None and not (target / CA_KEY).is_file()):
+            if (target / CA_CERT).is_file() and folder_key_location(target):
+                raise EsignError(
+                    f"the key of the CA in {target} is at {folder_key_location(target)}:"
+                    " open it and pass it as key="
+                )
             raise EsignError(f"{target} is not a CA folder (no {CA_CERT} / {CA_KEY})")
         certificate = load_certificate(target / CA_CERT)
         chain = load_certificates(target / CHAIN) if (target / CHAIN).exists() else []
-        key = load_key(target / CA_KEY, password)
+        if key is None:
+            key = load_key(target / CA_KEY, password)
         if key.public_key() != certificate.public_key():
             raise EsignError(f"{target}: the key does not belong to the CA certificate")
         config: dict[str, Any] = {}
@@ -855,6 +892,16 @@ def _registry_url(registry: str | None) -> str | None:
             " through PGPASSWORD or ~/.pgpass instead"
         )
     return location.url
+
+
+def folder_key_location(folder: str | os.PathLike[str]) -> str | None:
+    """Where a folder CA's key lives when it is not in the folder (``key`` of ca.json)."""
+    path = Path(folder) / CONFIG
+    try:
+        location = json.loads(path.read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return location if isinstance(location, str) else None
 
 
 def _settings_to_json(settings: QualifiedSettings | None) -> dict[str, Any] | None:

@@ -22,9 +22,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from esign.certs.handle_signing import sign_crl, sign_ocsp
 from esign.certs.registry import IssuedRecord
 from esign.errors import RevocationError
 from esign.keys.algorithms import PrivateKey
+from esign.keys.handle import KeyHandle
 from esign.policy import AlgorithmPolicy
 
 DEFAULT_POLICY = AlgorithmPolicy()
@@ -58,7 +60,7 @@ class StatusInfo:
 def build_crl(
     *,
     issuer: x509.Certificate,
-    key: PrivateKey,
+    key: PrivateKey | KeyHandle,
     entries: list[IssuedRecord],
     number: int,
     this_update: datetime.datetime,
@@ -103,7 +105,7 @@ def build_crl(
                 x509.InvalidityDate(entry.invalidity_date.replace(tzinfo=None)), critical=False
             )
         builder = builder.add_revoked_certificate(revoked.build())
-    return builder.sign(key, hash_algorithm)  # type: ignore[arg-type]
+    return sign_crl(builder, key, hash_algorithm)
 
 
 def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
@@ -160,7 +162,7 @@ def build_ocsp_response(
     *,
     issuer: x509.Certificate,
     lookup: Callable[[int], IssuedRecord | None],
-    responder_key: PrivateKey,
+    responder_key: PrivateKey | KeyHandle,
     responder_certificate: x509.Certificate,
     now: datetime.datetime,
     validity: datetime.timedelta,
@@ -204,7 +206,6 @@ def build_ocsp_response(
         if record is not None and record.revoked and record.reason != x509.ReasonFlags.unspecified
         else None,
     )
-    builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, responder_certificate)
     if responder_certificate != issuer:
         builder = builder.certificates([responder_certificate])
     try:
@@ -212,7 +213,7 @@ def build_ocsp_response(
         builder = builder.add_extension(nonce.value, critical=False)
     except x509.ExtensionNotFound:
         pass
-    response = builder.sign(responder_key, hash_algorithm)  # type: ignore[arg-type]
+    response = sign_ocsp(builder, responder_key, hash_algorithm, responder_certificate)
     return response.public_bytes(Encoding.DER)
 
 

@@ -3,6 +3,9 @@
 ``esign ca init`` creates the folder (certificate, encrypted key, SQLite registry);
 ``esign cert issue|reissue|revoke|show`` and ``esign crl`` work on it. The CA key's
 password comes from ``--password-file``, ``$ESIGN_PASSWORD`` or a prompt.
+``esign ca init --key REF`` keeps the CA key where it is (a ``pkcs11:`` URI or
+``vault:FILE#NAME``, see :mod:`esign.cli.keyref`); the folder records REF and the other
+commands open the key there (PIN or vault password from the same sources).
 
 Other modules add subcommands to the ``cert`` group by appending a function to
 :data:`CERT_SUBCOMMAND_HOOKS`; ``register`` calls each with the group's subparsers.
@@ -11,7 +14,9 @@ Other modules add subcommands to the ``cert`` group by appending a function to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -75,6 +80,12 @@ def _register_init(sub: SubParsers) -> None:
     p.add_argument("--subject", required=True, metavar="DN", help='e.g. "CN=Tax Root CA,O=Tax"')
     p.add_argument("--out-dir", required=True, metavar="DIR", help="the new CA folder")
     p.add_argument("--alg", default="ec-p256", metavar="NAME", help="key algorithm (ec-p256)")
+    p.add_argument(
+        "--key",
+        metavar="REF",
+        help="keep the CA key on a token (pkcs11: URI) or in a vault (vault:FILE#NAME)"
+        " instead of making one; the folder records REF",
+    )
     p.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
     p.add_argument("--parent", metavar="DIR", help="make an intermediate under this CA folder")
     p.add_argument("--path-length", type=int, metavar="N", help="basicConstraints pathLen")
@@ -189,9 +200,31 @@ def _register_show(sub: SubParsers) -> None:
 # -- commands ---------------------------------------------------------------------------------
 
 
-def _open_ca(folder: str, args: argparse.Namespace) -> CertificateAuthority:
-    from esign.certs.authority import CertificateAuthority
+Command: TypeAlias = Callable[[argparse.Namespace], int]
 
+
+def _with_keys(command: Command) -> Command:
+    """Run ``command`` with ``args.key_stack``: token sessions and vault keys opened for it
+    close when it returns."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        with contextlib.ExitStack() as stack:
+            args.key_stack = stack
+            return command(args)
+
+    return run
+
+
+def _open_ca(folder: str, args: argparse.Namespace) -> CertificateAuthority:
+    from esign.certs.authority import CertificateAuthority, folder_key_location
+
+    location = folder_key_location(folder)
+    if location is not None:
+        from esign.cli.keyref import open_key
+
+        key = open_key(location, args, args.key_stack)
+        return CertificateAuthority.open_folder(folder, password=None, key=key)
     return CertificateAuthority.open_folder(
         folder, password=password_from(args, "CA key password: ")
     )
@@ -221,17 +254,31 @@ def _qualified_settings(args: argparse.Namespace) -> QualifiedSettings | None:
     )
 
 
+@_with_keys
 def cmd_ca_init(args: argparse.Namespace) -> int:
-    from esign.certs.authority import CertificateAuthority
+    from esign.certs.authority import CertificateAuthority, folder_key_location
 
-    password = password_from(args, "new CA key password: ")
+    key: Any = None
+    if args.key:
+        from esign.cli.keyref import PKCS11_SCHEME, VAULT_SCHEME, open_key
+
+        if not args.key.startswith((PKCS11_SCHEME, VAULT_SCHEME)):
+            raise UsageError("--key names a token or vault key (pkcs11:... or vault:FILE#NAME)")
+        key = open_key(args.key, args, args.key_stack)
+        password = None
+    else:
+        password = password_from(args, "new CA key password: ")
     parent = None
-    if args.parent:
+    if args.parent and (password is None or folder_key_location(args.parent)):
+        parent = _open_ca(args.parent, args)
+    elif args.parent:  # the parent's key password is the new key's, as before
         parent = CertificateAuthority.open_folder(args.parent, password=password)
     ca = CertificateAuthority.init_folder(
         args.out_dir,
         args.subject,
         password=password,
+        key=key,
+        key_location=args.key,
         algorithm=args.alg,
         days=args.days,
         parent=parent,
@@ -255,6 +302,7 @@ def _subject_key(args: argparse.Namespace) -> tuple[bytes | None, Any]:
     return None, parse_public_key(read_file(args.public_key, limit=1 << 20))
 
 
+@_with_keys
 def cmd_issue(args: argparse.Namespace) -> int:
     csr, public_key = _subject_key(args)
     if csr is None and not args.subject:
@@ -299,6 +347,7 @@ def _serial(args: argparse.Namespace) -> int:
         raise UsageError(f"not a hexadecimal serial number: {args.serial!r}") from None
 
 
+@_with_keys
 def cmd_revoke(args: argparse.Namespace) -> int:
     serial = _serial(args)
     ca = _open_ca(args.ca, args)
@@ -308,6 +357,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+@_with_keys
 def cmd_reissue(args: argparse.Namespace) -> int:
     serial = _serial(args)
     csr, public_key = _subject_key(args)
@@ -333,6 +383,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+@_with_keys
 def cmd_crl(args: argparse.Namespace) -> int:
     if args.days <= 0:
         raise UsageError("--days must be positive")
@@ -348,6 +399,7 @@ def cmd_crl(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+@_with_keys
 def cmd_ocsp(args: argparse.Namespace) -> int:
     request = read_file(args.request, limit=1 << 20)
     ca = _open_ca(args.ca, args)
@@ -356,6 +408,7 @@ def cmd_ocsp(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+@_with_keys
 def cmd_serve_ocsp(args: argparse.Namespace) -> int:
     import sys
     import threading

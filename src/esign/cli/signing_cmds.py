@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import sys
 from typing import Any
 
 from esign.cli.common import (
     EXIT_INVALID,
     EXIT_VALID,
+    UsageError,
     add_level_options,
     add_password_options,
     add_trust_options,
     certificate_from,
     certificates_from,
     emit,
-    load_private_key,
     parse_time,
     read_file,
     trust_from,
@@ -28,7 +29,12 @@ from esign.cli.common import (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("sign", help="sign a file (CMS SignedData, CAdES B-B attributes)")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--key", required=True, metavar="FILE", help="signer private key (PEM/DER)")
+    p.add_argument(
+        "--key",
+        required=True,
+        metavar="KEY",
+        help="signer key: a file (PEM/DER/PKCS#12), a pkcs11: URI or vault:FILE#NAME",
+    )
     p.add_argument("--cert", required=True, metavar="FILE", help="signer certificate")
     p.add_argument(
         "--chain",
@@ -75,14 +81,23 @@ def _pem(der: bytes) -> bytes:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    key = load_private_key(args.key, args)
+    from esign.cli.keyref import open_key
+
+    with contextlib.ExitStack() as keys:
+        return _sign(args, open_key(args.key, args, keys))
+
+
+def _sign(args: argparse.Namespace, key: Any) -> int:
     certificate = certificate_from(args.cert)
     chain = certificates_from(args.chain)
     timestamper: Any = None
     if args.tsa:  # the TSA client (pyHanko's, over aiohttp) only when asked for
         from esign.signing.timestamps import HttpTimeStamper
 
-        timestamper = HttpTimeStamper(args.tsa)
+        try:
+            timestamper = HttpTimeStamper(args.tsa)
+        except ValueError as exc:  # a caller's mistake in the library is a usage error here
+            raise UsageError(str(exc)) from None
     if args.pdf:
         from esign.signing.pdf import sign_pdf
 

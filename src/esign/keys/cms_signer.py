@@ -13,7 +13,7 @@ from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko.sign.signers.pdf_cms import Signer, SimpleSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from esign.keys.handle import KeyHandle
@@ -23,7 +23,29 @@ def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
-class HandleSigner(Signer):  # type: ignore[misc]
+class HashLengthPss:
+    """pyHanko's signature mechanism, with RSA-PSS's salt as long as the hash (RFC 4055,
+    ETSI TS 119 312; what gpgsm expects and PKCS#11 tokens produce) instead of the
+    longest salt pyHanko picks."""
+
+    def get_signature_mechanism_for_digest(self, digest: str | None) -> algos.SignedDigestAlgorithm:
+        mechanism: algos.SignedDigestAlgorithm = super().get_signature_mechanism_for_digest(  # type: ignore[misc]
+            digest
+        )
+        if mechanism["algorithm"].native != "rsassa_pss":
+            return mechanism
+        copy = algos.SignedDigestAlgorithm.load(mechanism.dump())  # the rest byte for byte
+        params = copy["parameters"]
+        digest_name = params["hash_algorithm"]["algorithm"].native
+        params["salt_length"] = {"sha256": 32, "sha384": 48, "sha512": 64}[digest_name]
+        return algos.SignedDigestAlgorithm.load(copy.dump(force=True))
+
+
+class LocalSigner(HashLengthPss, SimpleSigner):  # type: ignore[misc]
+    """pyHanko's signer for an in-memory key, RSA-PSS with a hash-length salt."""
+
+
+class HandleSigner(HashLengthPss, Signer):  # type: ignore[misc]
     """pyHanko builds the signed attributes; the handle signs them."""
 
     def __init__(
@@ -36,17 +58,6 @@ class HandleSigner(Signer):  # type: ignore[misc]
         store = SimpleCertificateStore.from_certs([signing_cert, *map(_asn1, chain)])
         super().__init__(prefer_pss=True, signing_cert=signing_cert, cert_registry=store)
         self.handle = handle
-
-    def get_signature_mechanism_for_digest(self, digest: str | None) -> algos.SignedDigestAlgorithm:
-        """pyHanko's choice, with RSA-PSS's salt as long as the hash (RFC 4055), which is
-        what key handles (and PKCS#11 tokens) produce."""
-        mechanism = super().get_signature_mechanism_for_digest(digest)
-        if mechanism["algorithm"].native != "rsassa_pss":
-            return mechanism
-        params = mechanism["parameters"].native
-        size = {"sha256": 32, "sha384": 48, "sha512": 64}[params["hash_algorithm"]["algorithm"]]
-        params["salt_length"] = size
-        return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False

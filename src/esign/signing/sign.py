@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
 from esign.gost.keys import GostPrivateKey
 from esign.keys.algorithms import ALGORITHMS, algorithm_name
-from esign.keys.handle import LocalKey
+from esign.keys.handle import KeyHandle, LocalKey
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.signer_parts import (
     MLDSA_KEYS,
@@ -104,22 +104,23 @@ def _pyhanko_signer(
     ``extra_signed_attributes``.
     """
     from asn1crypto import keys as asn1_keys
-    from pyhanko.sign.signers import SimpleSigner
     from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from esign.keys.cms_signer import LocalSigner
 
     if isinstance(key, LocalKey):
         key = key.private_key
-    if not isinstance(key, MLDSA_KEYS) and not hasattr(key, "private_bytes"):
+    if isinstance(key, KeyHandle):
         from esign.keys.cms_signer import HandleSigner
 
         check_key(key, certificate)
         return _with_extra_attributes(HandleSigner)(key, certificate, chain)
     if not isinstance(key, MLDSA_KEYS):
-        name = algorithm_name(key)  # type: ignore[arg-type]
+        name = algorithm_name(key)
         if name not in ALGORITHMS or not ALGORITHMS[name].can_sign:
             raise UnsupportedAlgorithmError(f"a {name} key cannot sign")
     check_key(key, certificate)
-    pkcs8 = key.private_bytes(  # type: ignore[union-attr]
+    pkcs8 = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
@@ -127,7 +128,7 @@ def _pyhanko_signer(
     signing_cert = _to_asn1(certificate)
     # pyHanko embeds the signing certificate itself; the store adds only the chain.
     store = SimpleCertificateStore.from_certs([_to_asn1(c) for c in chain])
-    return _with_extra_attributes(SimpleSigner)(
+    return _with_extra_attributes(LocalSigner)(
         signing_cert=signing_cert,
         signing_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
         cert_registry=store,
@@ -352,8 +353,6 @@ def _named_signer(
     the order signers were added: with several signers only the certificate names one.
     """
     if target is not None:
-        if signer_index is not None:
-            raise EsignError("name the signer to counter-sign by target or signer_index, not both")
         asn1_target = _to_asn1(target)
         try:
             ski: bytes | None = target.extensions.get_extension_for_class(
@@ -411,6 +410,8 @@ def countersign(
     signing-certificate-v2 and CMS algorithm protection, and no content-type (as RFC 5652
     requires).
     """
+    if target is not None and signer_index is not None:
+        raise ValueError("name the signer to counter-sign by target or signer_index, not both")
     key, certificate = signer
     key = check_key(key, certificate)
     parts = signer_parts(key, certificate, chain)

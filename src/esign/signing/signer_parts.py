@@ -285,17 +285,15 @@ def signer_parts(
     return parts
 
 
-def _signature_algorithm(
-    public: Any, digest: str, local: bool
-) -> tuple[algos.SignedDigestAlgorithm, str, int]:
+def _signature_algorithm(public: Any, digest: str) -> tuple[algos.SignedDigestAlgorithm, str, int]:
     """The algorithm identifier, the scheme and the PSS salt for a certificate key."""
     if isinstance(public, ec.EllipticCurvePublicKey):
         return algos.SignedDigestAlgorithm({"algorithm": _ECDSA[digest]}), "ecdsa", 0
     if isinstance(public, rsa.RSAPublicKey):
         hash_ = _HASHES[digest]()
-        # In-memory keys write the longest salt (what pyHanko's signer writes); a key handle
-        # (vault, token) signs with a salt as long as the hash (RFC 4055).
-        salt = padding.calculate_max_pss_salt_length(public, hash_) if local else hash_.digest_size
+        # A salt as long as the hash (RFC 4055, ETSI TS 119 312; what gpgsm expects), for
+        # in-memory keys and key handles (vault, token) alike.
+        salt = hash_.digest_size
         params = algos.RSASSAPSSParams(
             {
                 "hash_algorithm": algos.DigestAlgorithm({"algorithm": digest}),
@@ -338,7 +336,7 @@ def _build(
     der = certificate.public_bytes(Encoding.DER)
     cert = asn1_x509.Certificate.load(der)
     digest_algorithm = algos.DigestAlgorithm({"algorithm": digest})
-    mechanism, scheme, salt = _signature_algorithm(public, digest, local)
+    mechanism, scheme, salt = _signature_algorithm(public, digest)
     ess = tsp.SigningCertificateV2(
         {
             "certs": [

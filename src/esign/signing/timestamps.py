@@ -20,9 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from asn1crypto import cms, tsp
-from asn1crypto import keys as asn1_keys
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
@@ -31,6 +29,7 @@ from esign._sync import run_sync
 from esign.certs.trust import to_asn1
 from esign.errors import EsignError, MalformedInputError
 from esign.keys.algorithms import PrivateKey
+from esign.keys.handle import KeyHandle
 
 Clock = Callable[[], datetime.datetime]
 
@@ -95,7 +94,7 @@ class TimeStampAuthority:
 
     def __init__(
         self,
-        key: PrivateKey,
+        key: PrivateKey | KeyHandle,
         certificate: x509.Certificate,
         *,
         chain: Sequence[x509.Certificate] = (),
@@ -109,18 +108,13 @@ class TimeStampAuthority:
             raise EsignError("a TSA certificate needs the timeStamping extended key usage")
         from esign.signing.sign import _pyhanko_signer, digest_for
 
-        pkcs8 = key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
         self.certificate = certificate
         self.timestamper: TimeStamper = _ClockedStamper(
             clock,
             _pyhanko_signer(key, certificate, chain),
             digest_for(key),
             tsa_cert=to_asn1(certificate),
-            tsa_key=asn1_keys.PrivateKeyInfo.load(pkcs8),
+            tsa_key=None,  # pyHanko's own signing is replaced: the key is never exported
             certs_to_embed=[to_asn1(c) for c in chain],
         )
 
@@ -199,7 +193,7 @@ class HttpTimeStamper(TimeStamper):  # type: ignore[misc]
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         super().__init__(include_nonce=True)
         if not url.startswith(("http://", "https://")):
-            raise EsignError(f"a TSA URL must be http:// or https://, not {url!r}")
+            raise ValueError(f"a TSA URL must be http:// or https://, not {url!r}")
         self.url = url
         self.timeout = timeout
 

@@ -250,7 +250,7 @@ def verify(
     every other problem is an error inside the returned report.
     """
     if jurisdiction not in JURISDICTIONS:
-        raise EsignError(
+        raise ValueError(
             f"unknown jurisdiction {jurisdiction!r}; known: {', '.join(JURISDICTIONS)}"
         )
     load_signed_data(signature)  # every field checked once, at the door ...
@@ -330,8 +330,10 @@ def _verify(
     usable = {n for n in names if options.policy.digest_refusal(n) is None}
     mismatch = False
     if options.digests is not None:
-        if attached is not None or data is not None:
-            raise EsignError("give the content digests or the content, not both")
+        if data is not None:  # the caller's mistake
+            raise ValueError("give the content digests or the content, not both")
+        if attached is not None:  # the signature's content: an input fault
+            raise EsignError("the signature carries its content: give no content digests")
         digests = options.digests
     elif attached is None and data is None:
         raise MalformedInputError("detached signature: the signed data must be given")
