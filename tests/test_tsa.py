@@ -236,6 +236,7 @@ def test_cli_sign_with_tsa_url(pki: Pki, tsa: TimeStampAuthority, tmp_path: Path
                 str(paths["ivanov_cert"]),
                 "--tsa",
                 server.url,
+                "--attached",
                 "--out",
                 str(tmp_path / "s"),
             ]
