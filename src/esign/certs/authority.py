@@ -226,6 +226,13 @@ class CertificateAuthority:
             tuple[str, str | None], list[x509.Extension[x509.ExtensionType]]
         ] = {}
 
+    def __repr__(self) -> str:
+        kind = "root" if self.certificate.issuer == self.certificate.subject else "intermediate"
+        return (
+            f"<CertificateAuthority {self.certificate.subject.rfc4514_string()} ({kind}): "
+            f"{self.registry.count()} issued, {len(self.registry.revoked())} revoked>"
+        )
+
     # -- creating CAs ----------------------------------------------------------------------
 
     @classmethod

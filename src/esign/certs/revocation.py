@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from esign._repr import readable_repr
 from esign.certs.registry import IssuedRecord
 from esign.errors import RevocationError
 from esign.keys.algorithms import PrivateKey
@@ -43,6 +44,8 @@ class CertStatus(str, enum.Enum):
 @dataclass(frozen=True)
 class StatusInfo:
     """The status of one certificate, from a CRL or an OCSP response."""
+
+    __repr__ = readable_repr
 
     status: CertStatus
     serial: int

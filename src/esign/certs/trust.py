@@ -264,6 +264,17 @@ class TrustContext:
         "(--no-revocation-check, check_revocation=False)"
     )
 
+    def __repr__(self) -> str:
+        anchors = "; ".join(a.subject.rfc4514_string() for a in self.anchors[:3])
+        more = f" and {len(self.anchors) - 3} more" if len(self.anchors) > 3 else ""
+        revocation = (
+            f"{len(self._crl_ders)} CRL(s), {len(self._asn1_ocsps)} OCSP response(s)"
+            + (", fetching" if self.allow_fetching else "")
+            if self.check_revocation
+            else "revocation not checked"
+        )
+        return f"<TrustContext {self.name!r}: anchors {anchors}{more}; {revocation}>"
+
     def __init__(
         self,
         anchors: Sequence[x509.Certificate],

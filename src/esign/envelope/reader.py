@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from asn1crypto import cms, core
 from cryptography import x509
 
+from esign._repr import readable_repr
 from esign.certs.trust import TrustContext
 from esign.certs.trusted_list import TrustedList
 from esign.envelope.ber import ChunkSource, Header, Reader, TruncatedError, tlv
@@ -58,6 +59,8 @@ class OpenedEnvelope:
     From :func:`open_stream`, ``content`` and ``signature`` are empty (the document is in
     ``dst``).
     """
+
+    __repr__ = readable_repr
 
     content: bytes
     report: VerificationReport

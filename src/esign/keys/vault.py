@@ -114,6 +114,7 @@ class KeyVault:
         self._pepper = pepper
         self._lock = threading.Lock()
         location = os.fspath(path)
+        self._location = location
         if location != ":memory:" and not os.path.exists(location):
             with contextlib.suppress(OSError):  # sqlite reports the real problem below
                 os.close(os.open(location, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -263,6 +264,11 @@ class KeyVault:
         with self._lock:
             row = self._row(key_id)
         return _load_spki(row["public_key"])
+
+    def __repr__(self) -> str:
+        ids = self.key_ids()
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        return f"<KeyVault {self._location!r}: {len(ids)} key(s) [{shown}]>"
 
     def key_ids(self) -> list[str]:
         with self._lock:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography import x509
 
+from esign._repr import readable_repr
 from esign.signing.indication import (
     Indication,
     SubIndication,
@@ -58,6 +59,8 @@ class Finding:
 @dataclass(frozen=True)
 class SignerIdentity:
     """Who signed: the signer certificate's subject, issuer and serial."""
+
+    __repr__ = readable_repr
 
     subject: str
     issuer: str

@@ -175,6 +175,15 @@ class CredentialStore:
         self._db.executescript(_SCHEMA)
         # A dummy hash with the policy's costs, so an unknown account costs the same time.
         self._dummy_hash = self._hash("not a password")
+        self._location = str(database)
+
+    def __repr__(self) -> str:
+        # Counts only: never a seed, a hash or a subject's secret.
+        with self._lock:
+            accounts = self._db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+        return (
+            f"<CredentialStore {self._location!r}: {accounts} account(s), issuer {self.issuer!r}>"
+        )
 
     def close(self) -> None:
         self._db.close()
