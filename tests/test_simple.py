@@ -57,10 +57,10 @@ def service(pki: Pki, clock: datetime.datetime = NOW) -> AttestationService:
 def attestation(pki: Pki) -> bytes:
     """A real login (password + TOTP) followed by an approval."""
     store = CredentialStore(secret_key=bytes(32), policy=FAST, clock=lambda: NOW)
-    store.register("ivanov", "pw", tin="7707083893", email="i@example.ru", control_word="w")
+    store.register("ivanov", "password-1", tin="7707083893", email="i@example.ru", control_word="w")
     seed = store.enroll_otp("ivanov").secret
     code = TOTP(seed, 6, hashes.SHA1(), 30).generate(int(NOW.timestamp())).decode()
-    login = store.authenticate("ivanov", "pw", code)
+    login = store.authenticate("ivanov", "password-1", code)
     return service(pki).attest(login, DOCUMENT)
 
 
