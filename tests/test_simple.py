@@ -6,7 +6,6 @@ import datetime
 import hashlib
 import io
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -268,14 +267,3 @@ def test_esign_verifies_an_attestation_sealed_by_openssl(
     assert report.level is SignatureLevel.SIMPLE
     assert (report.account, report.factors) == ("ivanov", ["password"])
     assert not verify_attestation(out.read_bytes(), b"other", service_trust=pki.trust).valid
-
-
-def test_docs_example_runs() -> None:
-    """The Python examples of docs/simple.md run, in order, as written."""
-    doc = Path(__file__).resolve().parents[1] / "docs" / "simple.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert blocks
-    namespace: dict[str, object] = {}
-    for block in blocks:
-        exec(compile(block, str(doc), "exec"), namespace)  # our own docs, run as written
-    assert namespace["report"].level is SignatureLevel.SIMPLE  # type: ignore[attr-defined]
