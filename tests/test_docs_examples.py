@@ -61,3 +61,61 @@ def test_markdown_examples_run(page: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_cli_reference_runs_as_written(tmp_path: Path) -> None:
+    """docs/cli.md's "Every command" block: each command, in order, in an empty folder."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command line is needed")
+    text = (ROOT / "docs" / "cli.md").read_text()
+    section = text.split("## Every command", 1)[1]
+    script = re.search(r"^```sh\n(.*?)^```", section, re.S | re.M)
+    assert script is not None
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "esign").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m esign "$@"\n')
+    (shim / "esign").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIGN_")}
+    env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script.group(1)],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    assert (work / "extracted.txt").read_bytes() == (work / "story" / "return.txt").read_bytes()
+    assert (work / "opened.txt").read_bytes() == (work / "story" / "return.txt").read_bytes()
+
+
+def _commands() -> list[str]:
+    import argparse
+
+    from esign.cli.main import build_parser
+
+    found: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    before = len(found)
+                    walk(sub, [*prefix, name])
+                    if len(found) == before:
+                        found.append(" ".join([*prefix, name]))
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_every_command_has_an_example_in_cli_md() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text()
+    missing = [c for c in _commands() if f"esign {c} " not in text]
+    assert not missing, missing
