@@ -233,6 +233,11 @@ class CertificateAuthority:
             f"{self.registry.count()} issued, {len(self.registry.revoked())} revoked>"
         )
 
+    def _repr_html_(self) -> str:
+        from esign.html_views import authority_html
+
+        return authority_html(self)
+
     # -- creating CAs ----------------------------------------------------------------------
 
     @classmethod

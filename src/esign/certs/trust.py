@@ -128,6 +128,11 @@ class PathResult:
     #: False when the caller opted out of revocation checking.
     revocation_checked: bool = True
 
+    def _repr_html_(self) -> str:
+        from esign.html_views import path_html
+
+        return path_html(self)
+
     @property
     def accepted_by(self) -> str | None:
         """The trust domain that accepted the certificate, or None."""

@@ -67,6 +67,11 @@ class OpenedEnvelope:
     signature: bytes
     intended_recipients: list[str] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        from esign.html_views import envelope_html
+
+        return envelope_html(self)
+
 
 def as_identities(recipient: IdentityLike | Sequence[IdentityLike]) -> list[Identity]:
     """One identity, a ``(key, certificate)`` pair, or a list of either."""

@@ -1,4 +1,4 @@
-"""Personal-account credentials behind simple signatures (DESIGN §1, §6 SIMPLE).
+"""Personal-account credentials behind simple signatures.
 
 A simple signature proves only that an authenticated account approved something, so the
 account's credentials are the whole of its strength. The policies are the ones the
@@ -64,7 +64,7 @@ def _utc_now() -> datetime.datetime:
 
 @dataclass(frozen=True)
 class CredentialPolicy:
-    """The account policy. Defaults are DESIGN §1's; Argon2id costs follow RFC 9106 §4
+    """The account policy. Defaults are a tax portal's; Argon2id costs follow RFC 9106 §4
     (second recommended option: t=3, p=4, 64 MiB) — lower them only in tests."""
 
     max_failed_attempts: int = 3
