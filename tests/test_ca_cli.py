@@ -314,3 +314,45 @@ def test_failed_init_leaves_nothing_behind_and_can_be_retried(
     assert [p.name for p in (tmp_path / "existing").iterdir()] == ["notes.txt"]
     code, _, err = esign(capsys, "ca", "init", "--subject", "CN=Retry CA", "--out-dir", folder)
     assert code == 0, err
+
+
+def test_issue_from_csr_keeps_email_uri_and_path_length(
+    ca_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--email, --uri and --path-length were silently dropped with --csr; now they count."""
+    from cryptography.hazmat.primitives import hashes
+
+    key = generate_key("ec-p256")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=Petrov"))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name("petrov@csr.example")]), critical=False
+        )
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    (tmp_path / "p.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    code, _, err = esign(
+        capsys, "cert", "issue", "--ca", ca_dir, "--csr", tmp_path / "p.csr", "--profile",
+        "signing", "--email", "petrov@ca.example", "--uri", "https://petrov.example/",
+        "--out", tmp_path / "p.pem",
+    )  # fmt: skip
+    assert code == 0, err
+    cert = x509.load_pem_x509_certificate((tmp_path / "p.pem").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.RFC822Name) == ["petrov@csr.example", "petrov@ca.example"]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["https://petrov.example/"]
+    code, _, err = esign(
+        capsys, "cert", "issue", "--ca", ca_dir, "--csr", tmp_path / "p.csr", "--profile", "ca",
+        "--subject", "CN=Sub CA", "--path-length", "0", "--out", tmp_path / "sub.pem",
+    )  # fmt: skip
+    assert code == 0, err
+    sub = x509.load_pem_x509_certificate((tmp_path / "sub.pem").read_bytes())
+    assert sub.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length == 0
+    # A path length on a leaf profile is refused, not ignored.
+    code, _, err = esign(
+        capsys, "cert", "issue", "--ca", ca_dir, "--csr", tmp_path / "p.csr", "--profile",
+        "signing", "--path-length", "1", "--out", tmp_path / "x.pem",
+    )  # fmt: skip
+    assert code == 2 and "path length applies only to the ca profile" in err
+    assert not (tmp_path / "x.pem").exists()

@@ -109,6 +109,7 @@ def test_attached_pem_signature_and_repeated_trust(files: dict[str, Path], tmp_p
             "--cert",
             files["ivanov_cert"],
             "--pem",
+            "--attached",
             "--out",
             sig,
         ).returncode
@@ -360,3 +361,41 @@ def test_keys_and_certificates_made_by_openssl(openssl: str, tmp_path: Path) -> 
     )
     assert opened.returncode == 0, opened.stdout + opened.stderr
     assert json.loads(opened.stdout)["signer"]["subject"] == "CN=signer"
+
+
+def test_sign_is_detached_by_default_and_verify_out_extracts_attached_content(
+    files: dict[str, Path], tmp_path: Path, openssl: str
+) -> None:
+    """Like the library and ``openssl cms -sign``; ``verify --out`` like ``cms -verify -out``."""
+    signer = ["--key", files["ivanov_key"], "--cert", files["ivanov_cert"]]
+    trust = ["--trust", files["ca"], "--crl", files["crl"]]
+    detached, attached = tmp_path / "d.p7s", tmp_path / "a.p7s"
+    result = esign("sign", files["doc"], *signer, "--out", detached)
+    assert result.returncode == 0 and "(detached)" in result.stdout, result.stderr
+    assert DOCUMENT not in detached.read_bytes()
+    ok = run(openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", detached,
+             "-content", files["doc"], "-CAfile", files["ca"], "-out", tmp_path / "o")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert esign("sign", files["doc"], *signer, "--attached", "--out", attached).returncode == 0
+    assert DOCUMENT in attached.read_bytes()
+    both = esign("sign", files["doc"], *signer, "--attached", "--detached", "--out", attached)
+    assert_clean_failure(both, 2)
+
+    # --out FILE: the content, once verified; the report still on stdout.
+    out = esign("verify", attached, *trust, "--out", tmp_path / "content.txt")
+    assert out.returncode == 0 and "VALID" in out.stdout, out.stderr
+    assert (tmp_path / "content.txt").read_bytes() == DOCUMENT
+    # --out -: the content alone on stdout, the report on stderr.
+    piped = subprocess.run(
+        [sys.executable, "-m", "esign", "verify", str(attached), *map(str, trust), "--out", "-"],
+        capture_output=True,
+        check=False,
+    )
+    assert piped.returncode == 0 and piped.stdout == DOCUMENT
+    assert b"VALID" in piped.stderr
+    # Not trusted: nothing written. Detached: nothing to write, said so.
+    untrusted = esign("verify", attached, "--trust", files["tax_cert"], "--out", tmp_path / "n")
+    assert untrusted.returncode == 1 and not (tmp_path / "n").exists()
+    assert "not written" in untrusted.stderr
+    nothing = esign("verify", detached, *trust, "--data", files["doc"], "--out", tmp_path / "n")
+    assert_clean_failure(nothing, 2)

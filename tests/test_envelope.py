@@ -225,15 +225,3 @@ def test_when_no_identity_opens_each_says_why(pki: Pki, other_pki: Pki) -> None:
         )
     legacy = identity_for(rsa.tax_key, rsa.tax_cert, legacy_pkcs1v15=True)
     assert open_envelope(envelope, recipient=legacy, trust=pki.trust).report.valid
-
-
-def test_docs_envelope_examples_run() -> None:
-    """The Python examples of docs/envelope.md run, in order, as written."""
-    import re
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "envelope.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
-    assert len(blocks) >= 4
-    namespace: dict[str, object] = {}
-    for block in blocks:
-        exec(compile(block, str(doc), "exec"), namespace)  # our own docs, run as written

@@ -180,3 +180,45 @@ def test_truncated_envelope_exits_2(files: dict[str, Path], tmp_path: Path) -> N
     )
     assert_clean_failure(result, 2)
     assert "truncated" in result.stderr
+
+
+def test_open_out_dash_is_stdout_and_no_out_says_so(files: dict[str, Path], tmp_path: Path) -> None:
+    """The document is never dropped silently; recipients are named by their own subject."""
+    import subprocess
+    import sys
+
+    envelope = tmp_path / "r.p7m"
+    assert esign(*seal_args(files, envelope, "--to", files["tax_cert"])).returncode == 0
+    key = ["open", envelope, "--key", files["tax_key"], "--cert", files["tax_cert"]]
+    opener = [*key, "--trust", files["ca"], "--crl", files["crl"]]
+    checked = esign(*opener)
+    assert checked.returncode == 0, checked.stderr
+    assert "checked, not written" in checked.stderr and "--out -" in checked.stderr
+    assert "sealed by the signer for: CN=Tax Service" in checked.stdout
+    assert "from " not in checked.stdout.split("sealed by the signer for:")[1]
+    piped = subprocess.run(
+        [sys.executable, "-m", "esign", *map(str, opener), "--out", "-", "--json"],
+        capture_output=True,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == DOCUMENT
+    report = json.loads(piped.stderr)
+    assert report["valid"] and report["intended_recipients"][0].startswith("CN=Tax Service (")
+    # Not valid (untrusted): nothing on stdout.
+    untrusted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "esign",
+            *map(str, key),
+            "--trust",
+            str(files["tax_cert"]),
+            "--out",
+            "-",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert untrusted.returncode == 1 and untrusted.stdout == b""
+    assert b"not writing stdout" in untrusted.stderr

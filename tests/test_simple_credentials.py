@@ -16,7 +16,10 @@ from esign.errors import (
     AuthenticationError,
     CredentialPolicyError,
     EsignError,
+    InvalidEmailError,
+    InvalidTinError,
     RecoveryTokenError,
+    WeakPasswordError,
 )
 from esign.simple import CredentialPolicy, CredentialStore
 
@@ -136,7 +139,7 @@ def test_lockout_is_configurable(clock: Clock) -> None:
         argon2_memory_kib=8,
     )
     s = make_store(clock, policy=policy)
-    s.register("a", "pw", tin="1", email="a@b", control_word="w")
+    s.register("a", "password-a", tin="7700000009", email="a@b.example", control_word="w")
     for _ in range(4):
         with pytest.raises(AuthenticationError):
             s.authenticate("a", "bad")
@@ -184,50 +187,96 @@ def test_recovery_needs_tin_email_and_control_word(store: CredentialStore) -> No
         with pytest.raises(AuthenticationError) as refused:
             store.start_recovery(tin=tin, email=email, control_word=word)
         messages.add(str(refused.value))
-    # Third wrong answer locks the account, for logins as well.
+    # The third wrong answer locks recovery for this TIN (its own counter: logins go on).
     with pytest.raises(AccountLockedError):
         store.start_recovery(tin=TIN, email=EMAIL, control_word="again wrong")
     with pytest.raises(AccountLockedError):
-        store.authenticate("ivanov", PASSWORD)
+        store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
+    assert store.authenticate("ivanov", PASSWORD).account == "ivanov"
     with pytest.raises(AuthenticationError) as unknown:
         store.start_recovery(tin="500100732259", email=EMAIL, control_word=CONTROL_WORD)
     messages.add(str(unknown.value))
     assert len(messages) == 1
 
 
-def test_lock_blocks_recovery_but_a_used_link_lifts_it(store: CredentialStore) -> None:
-    link = store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
+def test_a_locked_account_can_recover_and_recovery_lifts_the_lock(
+    store: CredentialStore,
+) -> None:
+    """docs/simple.md: whoever locks an account by guessing passwords cannot also keep its
+    owner from recovering it; the recovery answers have their own limit."""
     for _ in range(3):
         with pytest.raises(EsignError):
             store.authenticate("ivanov", "wrong")
     with pytest.raises(AccountLockedError):
         store.authenticate("ivanov", PASSWORD)
-    # The lock protects the control word too, so no new link while locked ...
-    with pytest.raises(AccountLockedError):
-        store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
-    # ... but a link issued before works, and proving ownership lifts the lock.
+    link = store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
     store.complete_recovery(link.token, "new password")
     assert store.authenticate("ivanov", "new password").account == "ivanov"
 
 
+def test_a_used_link_lifts_a_recovery_lock_too(store: CredentialStore) -> None:
+    link = store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD)
+    for _ in range(3):
+        with pytest.raises(EsignError):
+            store.start_recovery(tin=TIN, email=EMAIL, control_word="guess")
+    store.complete_recovery(link.token, "new password")
+    assert store.start_recovery(tin=TIN, email=EMAIL, control_word=CONTROL_WORD).token
+
+
 def test_control_word_longer_than_24_characters_is_refused(clock: Clock) -> None:
     s = make_store(clock)
-    s.register("ok", "pw", tin="1", email="a@b", control_word="я" * 24)
+    s.register("ok", PASSWORD, tin="7700000009", email="a@b.example", control_word="я" * 24)
     with pytest.raises(CredentialPolicyError):
-        s.register("long", "pw", tin="2", email="a@b", control_word="я" * 25)
+        s.register("long", PASSWORD, tin="7700000016", email="a@b.ru", control_word="я" * 25)
     with pytest.raises(CredentialPolicyError):
-        s.register("empty", "pw", tin="3", email="a@b", control_word="")
+        s.register("empty", PASSWORD, tin="7700000023", email="a@b.ru", control_word="")
     with pytest.raises(CredentialPolicyError):
-        s.start_recovery(tin="1", email="a@b", control_word="x" * 25)
+        s.start_recovery(tin="7700000009", email="a@b.example", control_word="x" * 25)
     with pytest.raises(AuthenticationError):
-        s.authenticate("long", "pw")  # nothing was stored for the refused account
+        s.authenticate("long", PASSWORD)  # nothing was stored for the refused account
 
 
 def test_duplicate_account_or_tin_refused(store: CredentialStore) -> None:
     with pytest.raises(AccountExistsError):
-        store.register("ivanov", "x", tin="999", email="a@b", control_word="w")
+        store.register("ivanov", PASSWORD, tin="7700000030", email="a@b.ru", control_word="w")
     with pytest.raises(AccountExistsError):
-        store.register("petrov", "x", tin=TIN, email="a@b", control_word="w")
+        store.register("petrov", PASSWORD, tin=TIN, email="a@b.ru", control_word="w")
+
+
+@pytest.mark.parametrize(
+    ("tin", "email", "password", "error"),
+    [
+        ("7707083894", EMAIL, PASSWORD, InvalidTinError),  # check digit off by one
+        ("500100732250", EMAIL, PASSWORD, InvalidTinError),  # 12 digits, bad check digits
+        ("77070838", EMAIL, PASSWORD, InvalidTinError),  # wrong length
+        ("77O7083893", EMAIL, PASSWORD, InvalidTinError),  # a letter O
+        (TIN, "ivanov.example.ru", PASSWORD, InvalidEmailError),  # no @
+        (TIN, "ivanov@localhost", PASSWORD, InvalidEmailError),  # no domain
+        (TIN, "iva nov@example.ru", PASSWORD, InvalidEmailError),
+        (TIN, EMAIL, "short", WeakPasswordError),
+    ],
+)
+def test_registration_refuses_bad_input_with_named_errors(
+    clock: Clock, tin: str, email: str, password: str, error: type[CredentialPolicyError]
+) -> None:
+    s = make_store(clock)
+    with pytest.raises(error):
+        s.register("ivanov", password, tin=tin, email=email, control_word="w")
+    with pytest.raises(AuthenticationError):
+        s.authenticate("ivanov", password)  # nothing was stored
+    # Valid: a 12-digit personal INN, an internationalised address.
+    s.register("petrov", PASSWORD, tin="500100732259", email="Пётр@пример.рф", control_word="w")
+    assert issubclass(error, CredentialPolicyError)
+
+
+def test_tin_format_any_and_password_minimum_are_policy(clock: Clock) -> None:
+    from dataclasses import replace
+
+    s = make_store(clock, policy=replace(FAST, tin_format="any", password_min_length=12))
+    s.register("foreign", "twelve chars", tin="DE123456789", email="a@b.de", control_word="w")
+    link = s.start_recovery(tin="DE123456789", email="a@b.de", control_word="w")
+    with pytest.raises(WeakPasswordError):
+        s.complete_recovery(link.token, "too short")
 
 
 # --- one-time codes (RFC 6238) ---------------------------------------------------------
@@ -326,7 +375,7 @@ def test_sqlite_file_holds_no_secret_in_clear(tmp_path: Path, clock: Clock) -> N
         "second secret password",
         TOTP(enrollment.secret, 6, hashes.SHA1(), 30).generate(int(clock.now.timestamp())).decode(),
     ).factors == ("password", "otp")
-    assert reopened.complete_recovery(second.token, "third") == "ivanov"
+    assert reopened.complete_recovery(second.token, "third password") == "ivanov"
 
 
 def test_policy_refuses_nonsense() -> None:

@@ -236,6 +236,7 @@ def test_cli_sign_with_tsa_url(pki: Pki, tsa: TimeStampAuthority, tmp_path: Path
                 str(paths["ivanov_cert"]),
                 "--tsa",
                 server.url,
+                "--attached",
                 "--out",
                 str(tmp_path / "s"),
             ]
@@ -318,3 +319,63 @@ def test_command_line_names_a_bad_tsa_url_in_one_line(pki: Pki, tmp_path: Path) 
     )  # fmt: skip
     assert_clean_failure(result, 2)
     assert "http" in result.stderr
+
+
+# --- the TSA's own policy OID (RFC 3161 §2.4.2), not pyHanko's test arc -----------------------
+
+
+def _tst_policy(signature: bytes) -> str:
+    signer = cms.ContentInfo.load(signature)["content"]["signer_infos"][0]
+    token = signer["unsigned_attrs"][0]["values"][0]
+    return str(token["content"]["encap_content_info"]["content"].parsed["policy"].dotted)
+
+
+def test_tsa_writes_its_own_policy_oid(pki: Pki) -> None:
+    key, cert = helpers.tsa(pki.ca)
+    default = TimeStampAuthority(key, cert)
+    own = TimeStampAuthority(key, cert, policy="1.2.643.100.999.1")
+    signer = (pki.ivanov_key, pki.ivanov_cert)
+    assert _tst_policy(sign(DOC, signer=signer, timestamper=default.timestamper)) == (
+        "0.4.0.2023.1.1"
+    )
+    stamped = sign(DOC, signer=signer, timestamper=own.timestamper)
+    assert _tst_policy(stamped) == "1.2.643.100.999.1"
+    assert verify(stamped, DOC, trust=pki.trust).timestamp is not None
+    with pytest.raises(EsignError, match="object identifier"):
+        TimeStampAuthority(key, cert, policy="not-an-oid")
+
+
+def test_cli_tsa_serve_with_policy(pki: Pki, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    key, cert = helpers.tsa(pki.ca)
+    (tmp_path / "tsa.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (tmp_path / "tsa.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    command = [sys.executable, "-m", "esign", "tsa", "serve", "--key", str(tmp_path / "tsa.key")]
+    command += ["--cert", str(tmp_path / "tsa.pem"), "--policy", "1.2.3.4.5", "--port", "0"]
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "policy 1.2.3.4.5" in line, line
+        url = line.rsplit(" at ", 1)[1].strip()
+        stamped = sign(
+            DOC, signer=(pki.ivanov_key, pki.ivanov_cert), timestamper=HttpTimeStamper(url)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert _tst_policy(stamped) == "1.2.3.4.5"

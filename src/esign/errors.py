@@ -228,6 +228,24 @@ class CredentialPolicyError(CredentialError):
     code = "credential_policy"
 
 
+class InvalidTinError(CredentialPolicyError):
+    """A taxpayer number that is not one: wrong length, not digits, or a bad check digit."""
+
+    code = "invalid_tin"
+
+
+class InvalidEmailError(CredentialPolicyError):
+    """An e-mail address that cannot receive a recovery link (no ``@``, no domain...)."""
+
+    code = "invalid_email"
+
+
+class WeakPasswordError(CredentialPolicyError):
+    """A password shorter than the policy's minimum."""
+
+    code = "weak_password"
+
+
 class AccountExistsError(CredentialError):
     """An account with this name or TIN is already registered."""
 

@@ -237,6 +237,18 @@ class CertificateAuthority:
             tuple[str, str | None], list[x509.Extension[x509.ExtensionType]]
         ] = {}
 
+    def __repr__(self) -> str:
+        kind = "root" if self.certificate.issuer == self.certificate.subject else "intermediate"
+        return (
+            f"<CertificateAuthority {self.certificate.subject.rfc4514_string()} ({kind}): "
+            f"{self.registry.count()} issued, {len(self.registry.revoked())} revoked>"
+        )
+
+    def _repr_html_(self) -> str:
+        from esign.html_views import authority_html
+
+        return authority_html(self)
+
     # -- creating CAs ----------------------------------------------------------------------
 
     @classmethod
@@ -337,12 +349,17 @@ class CertificateAuthority:
         profile: str = "signing",
         subject: str | x509.Name | None = None,
         days: int = 365,
+        emails: Sequence[str] = (),
+        uris: Sequence[str] = (),
+        path_length: int | None = None,
         subject_sign_tool: str | None = None,
     ) -> x509.Certificate:
         """Issue from a PKCS#10 request whose signature verifies (refused otherwise).
 
         The request gives the key, the subject (unless ``subject`` overrides it) and its
-        e-mail/URI alternative names; usages come from the profile only.
+        e-mail/URI alternative names; ``emails`` and ``uris`` add to those (the CA may
+        know an address the requester left out), ``path_length`` is for the ``ca``
+        profile. Usages come from the profile only.
         """
         request = load_csr(csr)
         name = parse_name(subject) if subject is not None else request.subject
@@ -353,8 +370,9 @@ class CertificateAuthority:
             name,
             get_profile(profile),
             days,
-            emails=request.emails,
-            uris=request.uris,
+            emails=list(dict.fromkeys([*request.emails, *emails])),
+            uris=list(dict.fromkeys([*request.uris, *uris])),
+            path_length=path_length,
             subject_sign_tool=subject_sign_tool,
         )
 
@@ -464,6 +482,10 @@ class CertificateAuthority:
         ca_end = self.certificate.not_valid_after_utc
         if now >= ca_end:
             raise CertificateProfileError("the CA certificate has expired; it cannot issue")
+        if path_length is not None and not profile.is_ca:
+            raise CertificateProfileError(
+                f"a path length applies only to the ca profile, not {profile.name!r}"
+            )
         if profile.is_ca:
             ca_length = self._constraints.path_length
             if ca_length == 0:

@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from esign._repr import readable_repr
 from esign.errors import (
     CertificateNotFoundError,
     RegistryBusyError,
@@ -77,6 +78,8 @@ class SerialInUseError(RegistryError):
 class IssuedRecord:
     """One issued certificate as the registry knows it."""
 
+    __repr__ = readable_repr
+
     serial: int
     subject: str
     profile: str
@@ -111,6 +114,8 @@ class IssuedRecord:
 @dataclass(frozen=True)
 class Revocation:
     """A revocation to record: when, why, and (optionally) since when the key was unsafe."""
+
+    __repr__ = readable_repr
 
     serial: int
     reason: x509.ReasonFlags

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from esign._repr import readable_repr
 from esign.certs.handle_signing import sign_crl, sign_ocsp
 from esign.certs.registry import IssuedRecord
 from esign.errors import RevocationError
@@ -45,6 +46,8 @@ class CertStatus(str, enum.Enum):
 @dataclass(frozen=True)
 class StatusInfo:
     """The status of one certificate, from a CRL or an OCSP response."""
+
+    __repr__ = readable_repr
 
     status: CertStatus
     serial: int

@@ -36,6 +36,7 @@ from pyhanko_certvalidator.revinfo.validate_crl import verify_crl
 from pyhanko_certvalidator.revinfo.validate_ocsp import verify_ocsp_response
 from pyhanko_certvalidator.util import ConsList
 
+from esign._repr import readable_repr
 from esign.certs.revinfo import IndexedCrl
 from esign.policy import AlgorithmPolicy
 
@@ -60,6 +61,8 @@ class CertificateStatus:
     ``stale`` marks an UNKNOWN whose only evidence was past its nextUpdate; ``detail``
     says why an UNKNOWN is unknown.
     """
+
+    __repr__ = readable_repr
 
     subject: str
     serial: int

@@ -129,6 +129,11 @@ class PathResult:
     #: False when the caller opted out of revocation checking.
     revocation_checked: bool = True
 
+    def _repr_html_(self) -> str:
+        from esign.html_views import path_html
+
+        return path_html(self)
+
     @property
     def accepted_by(self) -> str | None:
         """The trust domain that accepted the certificate, or None."""
@@ -264,6 +269,17 @@ class TrustContext:
         "ocsps=), allow fetching (--fetch, allow_fetching=True), or opt out explicitly "
         "(--no-revocation-check, check_revocation=False)"
     )
+
+    def __repr__(self) -> str:
+        anchors = "; ".join(a.subject.rfc4514_string() for a in self.anchors[:3])
+        more = f" and {len(self.anchors) - 3} more" if len(self.anchors) > 3 else ""
+        revocation = (
+            f"{len(self._crl_ders)} CRL(s), {len(self._asn1_ocsps)} OCSP response(s)"
+            + (", fetching" if self.allow_fetching else "")
+            if self.check_revocation
+            else "revocation not checked"
+        )
+        return f"<TrustContext {self.name!r}: anchors {anchors}{more}; {revocation}>"
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Trusted lists of qualified issuers, per jurisdiction.
 
 A verifier decides QUALIFIED only for certificates whose issuing CA is on a trusted list it
-supplies (DESIGN §6). This module holds the in-memory model every source feeds, and reads
+supplies. This module holds the in-memory model every source feeds, and reads
 and writes its formats:
 
 - ETSI TS 119 612 XML (the EU trusted lists): read with pyHanko's parser

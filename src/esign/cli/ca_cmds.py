@@ -314,6 +314,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
             profile=args.profile,
             subject=args.subject,
             days=args.days,
+            emails=args.email,
+            uris=args.uri,
+            path_length=args.path_length,
             subject_sign_tool=args.subject_sign_tool,
         )
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -75,7 +76,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_envelope_password_option(s)
     s.set_defaults(func=cmd_seal)
 
-    o = subparsers.add_parser("open", help="decrypt an envelope, then verify its signature")
+    o = subparsers.add_parser(
+        "open",
+        help="decrypt an envelope, then verify its signature",
+        epilog="example: esign open return.p7m --key tax-service.key.pem --cert tax-service.pem "
+        "--trust ca.pem --crl ca.crl --out return.txt",
+    )
     o.add_argument("envelope", metavar="ENVELOPE")
     o.add_argument(
         "--key",
@@ -99,7 +105,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also open RSA PKCS#1 v1.5 key transport (gpgsm, old archives); off by default: "
         "that padding is an oracle risk",
     )
-    o.add_argument("--out", metavar="FILE", help="write the document here (only if valid)")
+    o.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the document here, only if valid ('-': stdout, the report then on "
+        "stderr); without --out the envelope is only checked",
+    )
     add_password_options(o)
     _add_envelope_password_option(o)
     add_trust_options(o, extra_certs=False)
@@ -157,13 +168,28 @@ def _output(path: str | None) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
     """A temporary file next to ``path``; ``commit()`` renames it into place.
 
     Without ``commit`` (an error, or a signature that is not valid) nothing is left behind.
-    Without a path, a sink that discards what it is given.
+    Without a path, a sink that discards what it is given. ``-`` is standard output: the
+    document is spooled to an anonymous temporary file and copied out on ``commit``, so
+    nothing reaches the pipe before the signature verified.
     """
+    import tempfile
+
     if path is None:
         with open(os.devnull, "wb") as sink:
             yield sink, lambda: None
         return
-    import tempfile
+    if path == "-":
+        with tempfile.TemporaryFile(prefix=".esign-") as spool:
+
+            def copy_out() -> None:
+                import shutil
+
+                spool.seek(0)
+                shutil.copyfileobj(spool, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+
+            yield spool, copy_out
+        return
 
     target = Path(path)
     try:
@@ -264,14 +290,24 @@ def _open(args: argparse.Namespace, identity: Identity) -> int:
             jurisdiction=args.jurisdiction,
         )
         report = opened.report
+        payload = report.to_dict()
+        payload["intended_recipients"] = opened.intended_recipients
+        text = str(report)
+        if opened.intended_recipients:
+            text += "\nsealed by the signer for: " + "; ".join(opened.intended_recipients)
+        if args.out == "-":  # the document owns stdout; the report goes to stderr
+            print(json.dumps(payload, indent=2) if args.json else text, file=sys.stderr)
+        else:
+            emit(payload, text, args.json)
         if args.out and report.valid:
             commit()
         elif args.out:
-            print(f"not writing {args.out}: the signature is not valid", file=sys.stderr)
-    payload = report.to_dict()
-    payload["intended_recipients"] = opened.intended_recipients
-    text = str(report)
-    if opened.intended_recipients:
-        text += "\nsealed by the signer for: " + "; ".join(opened.intended_recipients)
-    emit(payload, text, args.json)
+            where = "stdout" if args.out == "-" else args.out
+            print(f"esign: not writing {where}: the signature is not valid", file=sys.stderr)
+        else:
+            print(
+                "esign: note: the document was checked, not written "
+                "(give --out FILE, or --out - for stdout)",
+                file=sys.stderr,
+            )
     return EXIT_VALID if report.valid else EXIT_INVALID

@@ -18,12 +18,13 @@ from esign.cli import (
     key_cmds,
     signing_cmds,
     trust_cmds,
+    tsa_cmds,
 )
 from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
-COMMAND_MODULES = (demo, key_cmds, ca_cmds, signing_cmds, envelope_cmds, batch_cmds)
+COMMAND_MODULES = (demo, key_cmds, ca_cmds, signing_cmds, envelope_cmds, batch_cmds, tsa_cmds)
 
 # ``esign cert verify`` lives with the trust code; the ``cert`` group with the CA commands.
 if trust_cmds.add_cert_verify not in ca_cmds.CERT_SUBCOMMAND_HOOKS:

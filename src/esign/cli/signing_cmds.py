@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import json
 import sys
 from typing import Any
 
@@ -27,7 +28,12 @@ from esign.cli.common import (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("sign", help="sign a file (CMS SignedData, CAdES B-B attributes)")
+    p = subparsers.add_parser(
+        "sign",
+        help="sign a file (CMS SignedData, CAdES B-B attributes); detached unless --attached",
+        epilog="example: esign sign return.txt --key ivanov.key.pem --cert ivanov.pem "
+        "--out return.p7s",
+    )
     p.add_argument("file", metavar="FILE")
     p.add_argument(
         "--key",
@@ -43,12 +49,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="intermediate certificates to embed (repeatable)",
     )
-    p.add_argument("--detached", action="store_true", help="do not embed the file")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--attached", action="store_true", help="embed the file in the signature")
+    shape.add_argument(
+        "--detached",
+        action="store_true",
+        help="do not embed the file (the default, as in the library and openssl cms -sign)",
+    )
     p.add_argument("--pem", action="store_true", help="write PEM instead of DER")
     p.add_argument(
         "--smime",
         action="store_true",
-        help="write an S/MIME message (multipart/signed with --detached, else pkcs7-mime); "
+        help="write an S/MIME message (multipart/signed, or pkcs7-mime with --attached); "
         "FILE is then a MIME entity, or plain text",
     )
     p.add_argument("--tsa", metavar="URL", help="time-stamp the signature at this RFC 3161 TSA")
@@ -59,9 +71,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_password_options(p)
     p.set_defaults(func=cmd_sign)
 
-    v = subparsers.add_parser("verify", help="verify a CMS signature into a report")
+    v = subparsers.add_parser(
+        "verify",
+        help="verify a CMS signature into a report",
+        epilog="example: esign verify return.p7s --data return.txt --trust ca.pem --crl ca.crl",
+    )
     v.add_argument("signature", metavar="SIGNATURE", help="CMS signature: DER, PEM or S/MIME")
     v.add_argument("--data", metavar="FILE", help="the signed file (detached signatures)")
+    v.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write the signed content of an attached signature here once it verified "
+        "('-': stdout; the report then goes to stderr)",
+    )
     add_trust_options(v)
     add_level_options(v)
     v.add_argument(
@@ -83,11 +105,14 @@ def _pem(der: bytes) -> bytes:
 def cmd_sign(args: argparse.Namespace) -> int:
     from esign.cli.keyref import open_key
 
+    if args.pdf and args.attached:
+        raise UsageError("--attached does not apply to --pdf (the signature is inside the PDF)")
     with contextlib.ExitStack() as keys:
         return _sign(args, open_key(args.key, args, keys))
 
 
 def _sign(args: argparse.Namespace, key: Any) -> int:
+    detached = not args.attached
     certificate = certificate_from(args.cert)
     chain = certificates_from(args.chain)
     timestamper: Any = None
@@ -111,7 +136,7 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
             read_file(args.file),
             signer=(key, certificate),
             chain=chain,
-            detached=args.detached,
+            detached=detached,
             timestamper=timestamper,
         )
     else:
@@ -122,13 +147,13 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
                 handle,
                 signer=(key, certificate),
                 chain=chain,
-                detached=args.detached,
+                detached=detached,
                 timestamper=timestamper,
             )
         if args.pem:
             out = _pem(out)
     write_file(args.out, out)
-    shape = "detached" if args.detached else "attached"
+    shape = "PAdES" if args.pdf else "detached" if detached else "attached"
     print(f"signed {args.file} -> {args.out} ({shape}{', S/MIME' if args.smime else ''})")
     return EXIT_VALID
 
@@ -161,6 +186,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if signature.startswith(b"%PDF-"):
         from esign.signing.pdf import verify_pdf
 
+        if args.out:
+            raise UsageError("--out does not apply to a PDF (the document is the PDF itself)")
         if args.data:
             print("esign: note: --data is ignored for PDF input", file=sys.stderr)
         options.pop("at")
@@ -175,11 +202,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.data:
             print("esign: note: --data is ignored for S/MIME input", file=sys.stderr)
         message = read_smime(signature)
+        content = message.content
         report = verify(message.signature, message.content, **options)
     elif args.data:
+        if args.out:
+            raise UsageError("--out writes an attached signature's content; --data has it")
+        content = None
         with open(args.data, "rb") as handle:
             report = verify(signature, handle, **options)
     else:
+        from esign.signing.container import signed_content
+
+        content = signed_content(signature)
         report = verify(signature, None, **options)
-    emit(report.to_dict(), str(report), args.json)
+    to_stdout = args.out == "-"
+    if to_stdout:
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report, file=sys.stderr)
+    else:
+        emit(report.to_dict(), str(report), args.json)
+    if args.out:
+        if not report.valid:
+            print("esign: not valid: the content was not written", file=sys.stderr)
+        elif content is None:
+            raise UsageError("the signature is detached: it carries no content to write")
+        elif to_stdout:
+            sys.stdout.buffer.write(content)
+            sys.stdout.flush()
+        else:
+            write_file(args.out, content)
     return EXIT_VALID if report.valid else EXIT_INVALID

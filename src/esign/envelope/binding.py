@@ -11,9 +11,11 @@ signing make opening fail (:class:`RecipientsModifiedError`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from asn1crypto import cms
+from cryptography import x509
 
 from esign.asn1 import IntendedRecipient, RecipientBinding
 from esign.envelope.recipients.common import rid_key_id
@@ -84,13 +86,49 @@ def read_binding(signer_info: cms.SignerInfo) -> RecipientBinding | None:
     return binding
 
 
-def describe(entry: IntendedRecipient) -> str:
-    """A human name for a binding entry (for reports)."""
+def _subject_key_id(certificate: x509.Certificate) -> bytes | None:
+    try:
+        return certificate.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _match(entry: IntendedRecipient, known: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The known certificate a binding entry names, if any."""
+    for certificate in known:
+        if entry.name == "issuer_and_serial_number":
+            serial = entry.chosen["serial_number"].native
+            issuer = entry.chosen["issuer"].dump()
+            if certificate.serial_number == serial and certificate.issuer.public_bytes() == issuer:
+                return certificate
+        elif entry.name == "subject_key_identifier" and (
+            _subject_key_id(certificate) == entry.chosen.native
+        ):
+            return certificate
+    return None
+
+
+def describe(entry: IntendedRecipient, known: Sequence[x509.Certificate] = ()) -> str:
+    """A human name for a binding entry (for reports).
+
+    The binding names a certificate as CMS does (issuer and serial, or key id); when one
+    of the ``known`` certificates (the opener's, those in the signature) is that
+    certificate, the recipient is named by its own subject, which is what a reader expects.
+    """
+    found = _match(entry, known)
     if entry.name == "issuer_and_serial_number":
+        serial = f"{entry.chosen['serial_number'].native:x}"
+        if found is not None:
+            return f"{found.subject.rfc4514_string()} (certificate serial {serial})"
         issuer = entry.chosen["issuer"].human_friendly
-        return f"certificate serial {entry.chosen['serial_number'].native:x} from {issuer}"
+        return f"certificate serial {serial} from {issuer}"
     if entry.name == "subject_key_identifier":
-        return f"key id {entry.chosen.native.hex()}"
+        key_id = entry.chosen.native.hex()
+        if found is not None:
+            return f"{found.subject.rfc4514_string()} (key id {key_id})"
+        return f"key id {key_id}"
     return f"password record {entry.chosen.native.hex()[:16]}"
 
 
@@ -100,6 +138,7 @@ def check_bindings(
     opened_by: int,
     report: VerificationReport,
     infos_der: bytes | None = None,
+    known: Sequence[x509.Certificate] = (),
 ) -> list[str]:
     """Check every signer's recipient binding against the envelope; return the names bound.
 
@@ -108,7 +147,7 @@ def check_bindings(
     else, so the envelope is not valid. ``report`` is the first signer's report, with the
     others in ``report.cosigners`` (the order of ``signer_infos``). Only a signature whose
     value verified can vouch for its binding; without one, the report already says why it
-    is not valid.
+    is not valid. ``known`` certificates name the recipients by their subjects.
     """
     reports = [report, *report.cosigners]
     if len(reports) != len(signer_infos):
@@ -128,7 +167,7 @@ def check_bindings(
                 f"{who} did not name the intended recipients: forwarding cannot be detected",
             )
             continue
-        bound = [describe(entry) for entry in binding["recipients"]]
+        bound = [describe(entry, known) for entry in binding["recipients"]]
         names.extend(name for name in bound if name not in names)
         if not own.signature_intact:
             continue

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from asn1crypto import cms, core
 from cryptography import x509
 
+from esign._repr import readable_repr
 from esign.certs.trust import TrustContext
 from esign.certs.trusted_list import TrustedList
 from esign.envelope.ber import ChunkSource, Header, Reader, TruncatedError, tlv
@@ -59,10 +60,17 @@ class OpenedEnvelope:
     ``dst``).
     """
 
+    __repr__ = readable_repr
+
     content: bytes
     report: VerificationReport
     signature: bytes
     intended_recipients: list[str] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        from esign.html_views import envelope_html
+
+        return envelope_html(self)
 
 
 def as_identities(recipient: IdentityLike | Sequence[IdentityLike]) -> list[Identity]:
@@ -335,6 +343,7 @@ class _Levels:
     at: datetime.datetime | None
     trusted_lists: list[TrustedList]
     jurisdiction: str
+    known: list[x509.Certificate] = field(default_factory=list)
 
 
 def _open_signed(envelope: _Envelope, dst: BinaryIO, levels: _Levels) -> OpenedEnvelope:
@@ -380,7 +389,12 @@ def _open_signed(envelope: _Envelope, dst: BinaryIO, levels: _Levels) -> OpenedE
     )
     report.warnings.extend(envelope.warnings)
     names = check_bindings(
-        signed["signer_infos"], envelope.infos, envelope.opened_by, report, envelope.infos_der
+        signed["signer_infos"],
+        envelope.infos,
+        envelope.opened_by,
+        report,
+        envelope.infos_der,
+        known=[*levels.known, *_embedded(signed)],
     )
     opened = OpenedEnvelope(content=b"", report=report, signature=b"", intended_recipients=names)
     opened.signature = signed.dump()  # replaced by the attached form in memory
@@ -418,6 +432,19 @@ def open_stream(
     return opened
 
 
+def _embedded(signed: cms.SignedData) -> list[x509.Certificate]:
+    """The certificates inside the signature (bounded by the container checks)."""
+    found: list[x509.Certificate] = []
+    certificates = signed["certificates"]
+    if isinstance(certificates, core.Void):
+        return found
+    for choice in certificates:
+        if choice.name == "certificate":
+            with contextlib.suppress(ValueError):
+                found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+    return found
+
+
 def _open(
     src: BinaryIO,
     dst: BinaryIO,
@@ -426,6 +453,7 @@ def _open(
     progress: Progress | None,
 ) -> OpenedEnvelope:
     """Read the header and find the key, then the rest: for CBC, uniformly."""
+    levels.known = [i.certificate for i in identities if i.certificate is not None]
     envelope: _Envelope = _parsing(_Envelope, src, identities, progress)
     with uniform_after_decryption(envelope.gcm):
         opened: OpenedEnvelope = _parsing(_open_signed, envelope, dst, levels)

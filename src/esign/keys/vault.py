@@ -135,6 +135,7 @@ class KeyVault:
         self._clock = clock or _utc_now
         self._kdf = kdf or Argon2Params()
         self._pepper = pepper
+        self._location = StoreLocation.parse(path).redacted()  # for repr: no password
         try:
             self._db = Database(
                 StoreLocation.parse(path),
@@ -279,6 +280,11 @@ class KeyVault:
     def public_key(self, key_id: str) -> PublicKey:
         """The public key of a stored key (no password needed)."""
         return _load_spki(self._row(None, key_id)["public_key"])
+
+    def __repr__(self) -> str:
+        ids = self.key_ids()
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        return f"<KeyVault {self._location!r}: {len(ids)} key(s) [{shown}]>"
 
     def key_ids(self) -> list[str]:
         rows = self._db.read("SELECT key_id FROM esign_vault_keys ORDER BY key_id")

@@ -134,3 +134,20 @@ def load_signed_data(data: bytes) -> cms.SignedData:
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     return signed
+
+
+def signed_content(data: bytes) -> bytes | None:
+    """The content an attached signature carries (``None`` for a detached one).
+
+    What ``openssl cms -verify -out`` writes: read it only after the signature verified,
+    since these are the bytes the signer vouched for only if verification says so.
+    """
+    encap = load_signed_data(data)["encap_content_info"]
+    content = encap["content"]
+    if isinstance(content, core.Void) or content.native is None:
+        return None
+    if isinstance(content, core.ParsableOctetString):
+        return bytes(content.contents)
+    if isinstance(content.native, bytes):
+        return bytes(content.native)
+    raise MalformedInputError("the encapsulated content is not an OCTET STRING")

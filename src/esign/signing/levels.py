@@ -1,4 +1,4 @@
-"""The level decision: SIMPLE < ADVANCED < QUALIFIED, from evidence (DESIGN §6).
+"""The level decision: SIMPLE < ADVANCED < QUALIFIED, from evidence.
 
 A cryptographically valid signature whose path validates in the verifier's trust domain is
 ADVANCED. It is QUALIFIED only when the signer certificate carries the qualified content of

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime
 import enum
-import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 
+from esign._repr import readable_repr
 from esign.signing.indication import (
     Indication,
     SubIndication,
@@ -58,6 +58,8 @@ class Finding:
 @dataclass(frozen=True)
 class SignerIdentity:
     """Who signed: the signer certificate's subject, issuer and serial."""
+
+    __repr__ = readable_repr
 
     subject: str
     issuer: str
@@ -150,7 +152,7 @@ class VerificationReport:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the command-line contract (DESIGN §5)."""
+        """The JSON object of the command-line contract."""
         result = self._common_dict()
         if self.account is not None:
             result["account"] = self.account
@@ -236,28 +238,6 @@ class VerificationReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        colour = "#1a7f37" if self.valid else "#cf222e"
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.to_dict().items()
-            if k not in ("errors", "warnings", "cosigners", "countersignatures")
-            and v not in (None, [])
-        )
-        findings = "".join(
-            f"<li><b>{html.escape(f.code)}</b>: {html.escape(f.message)}</li>"
-            for f in [*self.errors, *self.warnings]
-        )
-        findings += "".join(
-            f"<li>{html.escape(kind)}: {other._repr_html_()}</li>"
-            for kind, group in (
-                ("co-signer", self.cosigners),
-                ("counter-signer", self.countersignatures),
-            )
-            for other in group
-        )
-        title = "valid" if self.valid else "not valid"
-        return (
-            f"<div><h4 style='color:{colour}'>signature {title}</h4>"
-            f"<table>{rows}</table><ul>{findings}</ul></div>"
-        )
+        from esign.html_views import report_html
+
+        return report_html(self)

@@ -36,6 +36,12 @@ Clock = Callable[[], datetime.datetime]
 MAX_TSA_MESSAGE = 64 << 10  # a TimeStampReq/Resp is a few KiB at most
 TSA_CONTENT_TYPES = ("application/timestamp-query", "application/timestamp-reply")
 
+#: ETSI EN 319 421 "best practices time-stamp policy" (itu-t(0) identified-organization(4)
+#: etsi(0) time-stamp-policy(2023) policy-identifiers(1) baseline-ts-policy(1)): the
+#: default TSTInfo policy. A TSA that publishes its own practice statement passes its own
+#: OID as ``policy=`` (``esign tsa serve --policy``).
+BASELINE_TSA_POLICY = "0.4.0.2023.1.1"
+
 
 class TimeStampError(EsignError):
     """A time-stamp could not be obtained (TSA unreachable, refused, or malformed reply)."""
@@ -56,11 +62,18 @@ class _ClockedStamper(DummyTimeStamper):  # type: ignore[misc]
     algorithm protection (pyHanko's own test TSA is RSA PKCS#1 v1.5 only).
     """
 
-    def __init__(self, clock: Clock, signer: Any, digest: str, **kwargs: Any) -> None:
+    def __init__(self, clock: Clock, signer: Any, digest: str, policy: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._clock = clock
         self._signer = signer
         self._digest = digest
+        self._policy = policy
+
+    def _build_tst_info(self, *args: Any, **kwargs: Any) -> tsp.TSTInfo:
+        # pyHanko's test stamper writes its own test policy OID; ours is the TSA's.
+        tst_info: tsp.TSTInfo = super()._build_tst_info(*args, **kwargs)
+        tst_info["policy"] = tsp.ObjectIdentifier(self._policy)
+        return tst_info
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         result: tsp.TimeStampResp = run_sync(self.async_request_tsa_response(req))
@@ -88,6 +101,8 @@ class _ClockedStamper(DummyTimeStamper):  # type: ignore[misc]
 class TimeStampAuthority:
     """A time-stamp authority: a key and a certificate with the timeStamping EKU.
 
+    ``policy`` is the TSA policy OID written into every TSTInfo (RFC 3161 §2.4.2): the
+    one in your TSA's practice statement; the default is ETSI's baseline policy.
     ``timestamper`` signs tokens in process; ``respond`` answers a DER TimeStampReq (what
     an HTTP TSA does); ``serve`` runs that over HTTP on the loopback interface.
     """
@@ -99,7 +114,12 @@ class TimeStampAuthority:
         *,
         chain: Sequence[x509.Certificate] = (),
         clock: Clock = _utc_now,
+        policy: str = BASELINE_TSA_POLICY,
     ) -> None:
+        try:
+            x509.ObjectIdentifier(policy)
+        except ValueError:
+            raise EsignError(f"not an object identifier for the TSA policy: {policy!r}") from None
         try:
             eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except x509.ExtensionNotFound:
@@ -109,10 +129,12 @@ class TimeStampAuthority:
         from esign.signing.sign import _pyhanko_signer, digest_for
 
         self.certificate = certificate
+        self.policy = policy
         self.timestamper: TimeStamper = _ClockedStamper(
             clock,
             _pyhanko_signer(key, certificate, chain),
             digest_for(key),
+            policy,
             tsa_cert=to_asn1(certificate),
             tsa_key=None,  # pyHanko's own signing is replaced: the key is never exported
             certs_to_embed=[to_asn1(c) for c in chain],

@@ -1,4 +1,4 @@
-"""Simple signatures (DESIGN §6 SIMPLE): personal-account credentials, and the
+"""Simple signatures: personal-account credentials, and the
 service-sealed attestation that an authenticated account approved a document."""
 
 from esign.simple.attestation import (

@@ -1,6 +1,6 @@
 """Simple signatures: a service-sealed attestation that an account approved a document.
 
-A simple signature (DESIGN §1, §6) proves who approved, through the service that
+A simple signature proves who approved, through the service that
 authenticated them, and nothing more. esign writes it as a real format: a CMS SignedData
 (RFC 5652) made with :func:`esign.sign`, signed by the service's key and certificate,
 whose encapsulated content is a ``SimpleSignatureAttestation`` (``esign.asn1``) with its
@@ -44,7 +44,7 @@ from esign.simple.credentials import Authentication
 Clock = Callable[[], datetime.datetime]
 
 VERSION = 1
-#: Digests an attestation may name (SHA-1 and MD5 are refused, DESIGN §7).
+#: Digests an attestation may name (SHA-1 and MD5 are refused).
 DIGESTS = ("sha256", "sha384", "sha512")
 MAX_ATTESTATION_BYTES = 64 << 10
 _CHUNK = 1 << 20

@@ -1,4 +1,4 @@
-"""Personal-account credentials behind simple signatures (DESIGN §1, §6 SIMPLE).
+"""Personal-account credentials behind simple signatures.
 
 A simple signature proves only that an authenticated account approved something, so the
 account's credentials are the whole of its strength. The policies are the ones the
@@ -46,6 +46,7 @@ from esign.errors import (
     RecoveryTokenError,
     RegistryError,
 )
+from esign.simple.validation import check_email, check_password, check_tin
 from esign.sqlstore import Database, DuplicateKeyError, StoreLocation, Transaction
 
 Clock = Callable[[], datetime.datetime]
@@ -66,7 +67,7 @@ def _utc_now() -> datetime.datetime:
 
 @dataclass(frozen=True)
 class CredentialPolicy:
-    """The account policy. Defaults are DESIGN §1's; Argon2id costs follow RFC 9106 §4
+    """The account policy. Defaults are a tax portal's; Argon2id costs follow RFC 9106 §4
     (second recommended option: t=3, p=4, 64 MiB) — lower them only in tests."""
 
     max_failed_attempts: int = 3
@@ -80,6 +81,8 @@ class CredentialPolicy:
     otp_time_step: int = 30
     otp_algorithm: str = "sha1"  # what authenticator apps implement (RFC 6238 default)
     otp_window: int = 1  # time steps of clock drift accepted on either side (RFC 6238 §5.2)
+    password_min_length: int = 8  # NIST SP 800-63B §5.1.1.2: at least 8 characters
+    tin_format: str = "inn"  # "inn": Russian INN check digits; "any": any non-empty TIN
 
     def __post_init__(self) -> None:
         if self.max_failed_attempts < 1 or self.control_word_max_length < 1:
@@ -90,6 +93,8 @@ class CredentialPolicy:
             )
         if self.otp_digits not in (6, 7, 8) or self.otp_time_step < 1 or self.otp_window < 0:
             raise CredentialPolicyError("TOTP: 6 to 8 digits, time step >= 1 s, window >= 0")
+        if self.password_min_length < 1 or self.tin_format not in ("inn", "any"):
+            raise CredentialPolicyError('password_min_length >= 1; tin_format "inn" or "any"')
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,14 @@ class CredentialStore:
             raise CredentialError(f"cannot open the credential store: {exc}") from exc
         # A dummy hash with the policy's costs, so an unknown account costs the same time.
         self._dummy_hash = self._hash("not a password")
+        self._location = str(database)
+
+    def __repr__(self) -> str:
+        # Counts only: never a seed, a hash or a subject's secret.
+        accounts = self._db.read("SELECT COUNT(*) FROM accounts")[0][0]
+        return (
+            f"<CredentialStore {self._location!r}: {accounts} account(s), issuer {self.issuer!r}>"
+        )
 
     def close(self) -> None:
         self._db.close()
@@ -248,9 +261,19 @@ class CredentialStore:
     def register(
         self, account: str, password: str, *, tin: str, email: str, control_word: str
     ) -> None:
-        """Create an account; its password and control word are stored only as hashes."""
-        if not account or not password:
-            raise CredentialPolicyError("account name and password must not be empty")
+        """Create an account; its password and control word are stored only as hashes.
+
+        Refuses, before storing anything: an empty name, a password shorter than the
+        policy's minimum (:class:`~esign.errors.WeakPasswordError`), a TIN whose check
+        digits are wrong (:class:`~esign.errors.InvalidTinError`), an address that cannot
+        receive a recovery link (:class:`~esign.errors.InvalidEmailError`), a control word
+        that is empty or too long (:class:`~esign.errors.CredentialPolicyError`).
+        """
+        if not account:
+            raise CredentialPolicyError("the account name must not be empty")
+        check_password(password, self.policy.password_min_length)
+        tin = check_tin(tin, self.policy.tin_format)
+        email = check_email(email)
         self._check_control_word(control_word)
         row = (
             account,
@@ -389,8 +412,12 @@ class CredentialStore:
     def start_recovery(self, *, tin: str, email: str, control_word: str) -> RecoveryLink:
         """Check TIN + e-mail + control word and issue a single-use recovery token.
 
-        Wrong answers count as failed tries of the account (or of the TIN, when no account
-        has it) and lock it like wrong passwords do.
+        Recovery has its own counter of failed tries, per TIN (known or not): after
+        ``max_failed_attempts`` wrong answers, recovery for that TIN is locked for
+        ``lockout``. A login lockout does not block it: whoever locked the account by
+        guessing passwords must not also keep its owner from recovering it, and the
+        recovery answers are protected by their own limit. Using the link
+        (:meth:`complete_recovery`) lifts both locks.
         """
         self._check_control_word(control_word)
         with self._transaction(f"tin:{tin.strip()}") as tx:
@@ -399,9 +426,9 @@ class CredentialStore:
                 "SELECT name, email, control_word_hash FROM accounts WHERE tin = ?",
                 (tin.strip(),),
             ).fetchone()
-            subject = f"account:{row[0]}" if row else f"tin:{tin.strip()}"
-            if row is not None:
-                tx.lock(f"esign-credentials:{subject}")
+            # recovery keeps its own counter per TIN (a login lockout does not block it);
+            # the TIN lock taken above serialises the tries
+            subject = f"recovery:{tin.strip()}"
             self._check_not_locked(tx, subject, now)
             word_ok = self._matches(control_word, row[2] if row else self._dummy_hash)
             email_ok = row is not None and hmac.compare_digest(
@@ -423,10 +450,10 @@ class CredentialStore:
     def complete_recovery(self, token: str, new_password: str) -> str:
         """Use a recovery token once to set a new password; returns the account name.
 
-        Recovery also lifts a lockout: the owner has just proved who they are.
+        Recovery also lifts the login and recovery lockouts: the owner has just proved
+        who they are. The new password must meet the policy's minimum length.
         """
-        if not new_password:
-            raise CredentialPolicyError("the new password must not be empty")
+        check_password(new_password, self.policy.password_min_length)
         new_hash = self._hash(new_password)
         with self._transaction(f"token:{_token_hash(token).hex()}") as tx:
             now = self._now()
@@ -442,6 +469,9 @@ class CredentialStore:
             if row[1] <= now:
                 raise RecoveryTokenError("the recovery link has expired")
             tx.execute("UPDATE accounts SET password_hash = ? WHERE name = ?", (new_hash, row[0]))
-            self._succeed(tx, f"account:{row[0]}")
+            self._succeed(tx, f"account:{row[0]}")  # the link lifts both locks
+            tin_row = tx.execute("SELECT tin FROM accounts WHERE name = ?", (row[0],)).fetchone()
+            if tin_row is not None:
+                self._succeed(tx, f"recovery:{tin_row[0]}")
         account: str = row[0]
         return account
