@@ -322,10 +322,10 @@ def test_vault_and_credentials_work_on_postgres() -> None:
         assert key.algorithm == "ed25519"
     assert vault.key_ids() == ["k"]
     store = CredentialStore(url, secret_key=SECRET, policy=FAST_POLICY)
-    store.register("a", "pw", tin="1", email="a@x", control_word="w")
-    link = store.start_recovery(tin="1", email="a@x", control_word="w")
-    assert store.complete_recovery(link.token, "new") == "a"
-    assert store.authenticate("a", "new").account == "a"
+    store.register("a", "password-1", tin="7707083893", email="a@x.ru", control_word="w")
+    link = store.start_recovery(tin="7707083893", email="a@x.ru", control_word="w")
+    assert store.complete_recovery(link.token, "password-2") == "a"
+    assert store.authenticate("a", "password-2").account == "a"
 
 
 def test_a_held_vault_key_is_a_retryable_busy_error() -> None:

@@ -135,7 +135,9 @@ class KeyVault:
         self._clock = clock or _utc_now
         self._kdf = kdf or Argon2Params()
         self._pepper = pepper
-        self._location = StoreLocation.parse(path).redacted()  # for repr: no password
+        where = StoreLocation.parse(path)
+        # for repr: a path as given, a server URL without its password
+        self._location = where.redacted() if where.dialect != "sqlite" else os.fspath(path)
         try:
             self._db = Database(
                 StoreLocation.parse(path),
