@@ -187,7 +187,9 @@ def command_line_story(
         "sign", tmp_path / "return.txt", "--key", refs["ivanov"], "--cert",
         tmp_path / "ivanov.pem", "--out", tmp_path / "return.p7s",
     )  # fmt: skip
-    assert "Ivan Ivanov" in ok("verify", tmp_path / "return.p7s", *trust)  # exit 0: valid
+    # detached by default, like openssl cms -sign: the document is given to verify
+    verified = ok("verify", tmp_path / "return.p7s", "--data", tmp_path / "return.txt", *trust)
+    assert "Ivan Ivanov" in verified  # exit 0: valid
     ok(
         "seal", tmp_path / "return.txt", "--key", refs["ivanov"], "--cert",
         tmp_path / "ivanov.pem", "--to", tmp_path / "tax.pem", "--out", tmp_path / "e.p7m",

@@ -54,7 +54,12 @@ from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
 
 CHUNK = 1 << 20
-_MALFORMED: tuple[type[Exception], ...] = (*PARSE_ERRORS, UnsupportedAlgorithm)
+#: A certificate cryptography refuses to read deeper (a repeated extension) is malformed too.
+_MALFORMED: tuple[type[Exception], ...] = (
+    *PARSE_ERRORS,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+)
 MAX_COUNTERSIGNATURES = 16
 MAX_DEPTH = 4  # counter-signatures of counter-signatures
 
