@@ -19,7 +19,12 @@ from esign.cli import (
     signing_cmds,
     trust_cmds,
 )
-from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
+from esign.cli.common import (
+    EXIT_INVALID,
+    EXIT_UNPROCESSABLE,
+    add_force_options,
+    refuse_overwrite,
+)
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
@@ -48,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    add_force_options(parser)
     return parser
 
 
@@ -55,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        refuse_overwrite(args)
         code: int = args.func(args)
     except NOT_VALID_ERRORS as exc:
         print(f"esign: not valid: {exc}", file=sys.stderr)
