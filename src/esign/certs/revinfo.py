@@ -78,7 +78,14 @@ def parse_crl(data: CrlInput) -> asn1_crl.CertificateList:
         parsed = asn1_crl.CertificateList.load(der, strict=True)
         tbs = parsed["tbs_cert_list"]
         _ = (tbs["issuer"].native, tbs["this_update"].native, tbs["next_update"].native)
-    except (ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+    ) as exc:
         raise MalformedInputError(
             explain(der, "CRL", exc, der_only=True, advice="give an X.509 CRL in PEM or DER")
         ) from exc
@@ -95,7 +102,7 @@ def parse_ocsp_response(data: OcspInput) -> asn1_ocsp.OCSPResponse:
     try:
         parsed = asn1_ocsp.OCSPResponse.load(der, strict=True)
         status = parsed["response_status"].native
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
     if status != "successful":
         raise MalformedInputError(f"the OCSP response carries no status: it says {status!r}")

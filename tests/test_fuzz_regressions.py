@@ -1,0 +1,62 @@
+"""Every crash the fuzzers found, replayed; and each fuzz target run on its seeds, so the
+harnesses stay working without atheris (CI runs them under atheris too, see fuzz/)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from fuzz.targets import TARGETS, run_one, seeds
+
+from esign.certs.revinfo import parse_crl
+from esign.errors import CredentialError, MalformedInputError
+from esign.simple.credentials import CredentialStore
+
+#: fuzz crl, 2026-11-29: an issuer name attribute whose OID asn1crypto maps to an
+#: ObjectDescriptor made ``.native`` raise AttributeError (a traceback, not a refusal).
+CRL_ODD_NAME = base64.b64decode(
+    "MIHPMHcCAQEwCgYIKoZIzj0EAwIwFzEVMBMGA1X8AwcMRnV6eiBSb290IENBFw0yNjExMjkxNjA2MzVaFw0y"
+    "NjEyMDYxNjA2MzVaoC8wLTAKBgNVHRQEAwIBAjAfBgNVHSMEGDAWgBRaIk//UIoBxf40xwtQ2JDqM1+TmDAK"
+    "BggqhkjOPQQDAgNIADBFAiA4noBGk3DHFvhnIupcM9OmKn7aUapz2+nk/9yhs+MXRgIhAMuDSv+CGcM54qsD"
+    "HCI5uypAeapofJ+yf0ZypSB62Dzq"
+)
+
+
+def test_crl_with_an_odd_name_attribute_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="not a CRL"):
+        parse_crl(CRL_ODD_NAME)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_fuzz_target_runs_on_its_seeds_and_simple_mutations(name: str) -> None:
+    for seed in seeds(name):
+        run_one(name, seed)
+        for cut in (0, 1, len(seed) // 2, len(seed) - 1):
+            run_one(name, seed[:cut])
+        flipped = bytearray(seed)
+        flipped[len(seed) // 3] ^= 0x55
+        run_one(name, bytes(flipped))
+
+
+#: fuzz crl, 2026-11-29: two authorityKeyIdentifier extensions made cryptography raise
+#: DuplicateExtension (not a ValueError), which escaped as a traceback.
+CRL_DUPLICATE_EXTENSION = base64.b64decode(
+    "MIHPMHcCAQEwCgYIKoZIzj0EAwIwFzEVMBMGA3UEAwwMRnV6eiBSb290IENBFw0yNjExMjkxNjA3MzJaFw0y"
+    "NjEyMDYxNjA3MzFaoC8wLTAKBgNVHSMEAwIBAjAfBgNVHSMEGDA2MTYwN+2+edcp6cMBAAAAH86L6uYuUDAK"
+    "BggqhkjOPQQDAgNIADBFAiAYgl5ZNXoApxDMP89TT7da7ZcyfGM1Lv/////N1YCc6gIhAL32fdZrrcgA6dvW"
+    "M2J+7c4ZP3YW2NNkGjVzsfl3/8Hb"
+)
+
+
+def test_crl_with_a_duplicated_extension_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="Duplicate"):
+        parse_crl(CRL_DUPLICATE_EXTENSION)
+
+
+def test_credential_store_on_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    """fuzz credential_file: sqlite3.DatabaseError escaped as a traceback."""
+    path = tmp_path / "accounts.db"
+    path.write_bytes(b"not a database at all" * 10)
+    with pytest.raises(CredentialError, match="cannot open the credential store"):
+        CredentialStore(path, secret_key=bytes(32))
