@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fuzz.targets import TARGETS, run_one, seeds
 
+from esign.certs.loading import parse_certificates
 from esign.certs.revinfo import parse_crl
 from esign.errors import CredentialError, MalformedInputError
 from esign.simple.credentials import CredentialStore
@@ -60,3 +61,21 @@ def test_credential_store_on_a_file_that_is_not_a_database(tmp_path: Path) -> No
     path.write_bytes(b"not a database at all" * 10)
     with pytest.raises(CredentialError, match="cannot open the credential store"):
         CredentialStore(path, secret_key=bytes(32))
+
+
+#: fuzz certificate, 2026-11-29: version 58 made cryptography raise InvalidVersion (not a
+#: ValueError), which escaped as a traceback.
+CERTIFICATE_BAD_VERSION = base64.b64decode(
+    "MIIBpDCCAUqgAwIBOgIUIAuP4BubM0XmrqGi2eva1QJddfQwCgYIKoZIzj0EAwIwFzEVMBMGA1UEAwwMRnV6"
+    "eiBSb290IENBMB4XDTI2MTEyOTE2MDMyN1oXDTI3MTEyOTE2MDgyN1owFjEUMBIGA1UEAwwLRnV6eiBTaWdu"
+    "ZXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARhKV88rsvDzOkHkDK1JCpyQlwTwODR/v/OlghrwOz2cMBd"
+    "Oo8rXNv8XWTH+Z3z0JL8wssz5xEAAAAAAAAAQqY9o3UwczAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIG"
+    "wDAdBgNVHQ4EFgTjTbcR5F3zASVbqOIlnxhmutgxMRYwHwYDVR0jBBgwFoAUvWcLSCavvacyqBhF7SdjD3R9"
+    "Fw0wEwYDVR0lBAwwCgYIKwYBBQUHAwQwCgYIKoZIzj0EAwIDSAAwRcAwHQYDVR0OBEp2OGI4UnpNcEIwSS85"
+    "bUJObWhmMFE9PQotLS0tLUVORCBDRVIAAAAAjNH2Jv8b8RzMpB0I/9mBNmhf0Q=="
+)
+
+
+def test_certificate_with_an_invalid_version_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="not a valid X509 version"):
+        parse_certificates(CERTIFICATE_BAD_VERSION)
