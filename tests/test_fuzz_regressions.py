@@ -7,12 +7,17 @@ import base64
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from fuzz.targets import TARGETS, run_one, seeds
 
 from esign.certs.loading import parse_certificates
 from esign.certs.revinfo import parse_crl
-from esign.errors import CredentialError, MalformedInputError
+from esign.errors import CredentialError, EsignError, MalformedInputError
+from esign.signing.sign import rebuilt, sign
+from esign.signing.verify import verify
 from esign.simple.credentials import CredentialStore
+from tests.conftest import Pki
 
 #: fuzz crl, 2026-11-29: an issuer name attribute whose OID asn1crypto maps to an
 #: ObjectDescriptor made ``.native`` raise AttributeError (a traceback, not a refusal).
@@ -79,3 +84,17 @@ CERTIFICATE_BAD_VERSION = base64.b64decode(
 def test_certificate_with_an_invalid_version_is_refused() -> None:
     with pytest.raises(MalformedInputError, match="not a valid X509 version"):
         parse_certificates(CERTIFICATE_BAD_VERSION)
+
+
+def test_signature_embedding_a_certificate_with_an_invalid_version(pki: Pki) -> None:
+    """The same certificate inside a SignedData: skipped, the signer is then missing."""
+    signed = sign(b"doc", signer=(pki.ivanov_key, pki.ivanov_cert), detached=False)
+    content = cms.ContentInfo.load(signed)["content"]
+    odd = asn1_x509.Certificate.load(CERTIFICATE_BAD_VERSION)
+    new = rebuilt(content, certificates=cms.CertificateSet([odd]))
+    der = cms.ContentInfo({"content_type": "signed_data", "content": new}).dump()
+    try:
+        report = verify(der, trust=pki.trust)
+    except EsignError:
+        return
+    assert not report.valid

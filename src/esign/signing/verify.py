@@ -121,7 +121,7 @@ def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
         if choice.name == "certificate":
             try:
                 found.append(from_asn1(choice.chosen))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 # Unusable here (e.g. DSA inheriting its parameters, which cryptography
                 # cannot load): skipped; if it was needed, the signer or path is missing.
                 continue
