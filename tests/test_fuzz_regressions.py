@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
+from cryptography.x509 import ocsp
 from fuzz.targets import TARGETS, run_one, seeds
 
+from esign.certs.csr import load_csr
 from esign.certs.loading import parse_certificates
 from esign.certs.revinfo import parse_crl
-from esign.errors import CredentialError, EsignError, MalformedInputError
+from esign.errors import CredentialError, EsignError, InvalidCsrError, MalformedInputError
 from esign.signing.sign import rebuilt, sign
 from esign.signing.verify import verify
 from esign.simple.credentials import CredentialStore
@@ -98,3 +100,29 @@ def test_signature_embedding_a_certificate_with_an_invalid_version(pki: Pki) -> 
     except EsignError:
         return
     assert not report.valid
+
+
+#: fuzz csr, 2026-11-29: request version 1 made cryptography raise InvalidVersion.
+CSR_BAD_VERSION = base64.b64decode(
+    "MIHJMHECAQEwDzENMAsGA1UEAwwERnV6ejBZMBMGByqGSMw9AgEGCCqGSM49AwEHA0IABAI/gl36Qe3M4XQL"
+    "vdW/T6LKe7nVp/2P45/OyFvf9fmT/ySgrijxCAxavc54ilN9beYwJfdx04OIn/4DJ7rHm9+gADAKBggqhkjO"
+    "PQQDAgNIADBdAiEAuyncIrUn/AgMaLYwBZtOPvy7LHYGBL3y2lEdxAKJsPICIGx6iWq+qaqxVcPStN4FogX6"
+    "oFvZ25XGuRhPEopVoCa0"
+)
+
+#: fuzz ocsp_request, 2026-11-29: a negative serial number crashed the responder while it
+#: built the answer (ValueError); a public responder must answer malformedRequest.
+OCSP_REQUEST_NEGATIVE_SERIAL = base64.b64decode(
+    "MHEwbzBtMGswaTANBglghkgBZQMEAgEFAAQgp10BW3+5okowoi99sHQyETC7WgC6Han+kn1HSZ/+ouEEIDIz"
+    "AP////8AAHNFK9iJejPZWo6OxYFnVHed9D1TR+uGAhTxYglgkAoc8NvD24JSGfkn+6HOnQ=="
+)
+
+
+def test_csr_with_an_invalid_version_is_refused() -> None:
+    with pytest.raises(InvalidCsrError, match="not a valid CSR version"):
+        load_csr(CSR_BAD_VERSION)
+
+
+def test_ocsp_responder_answers_a_negative_serial_as_malformed(pki: Pki) -> None:
+    answer = ocsp.load_der_ocsp_response(pki.ca.ocsp_response(OCSP_REQUEST_NEGATIVE_SERIAL))
+    assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST

@@ -45,7 +45,7 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> CertificationReque
                 csr = x509.load_pem_x509_csr(data)
             else:
                 csr = x509.load_der_x509_csr(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise InvalidCsrError(
                 explain(
                     data,

@@ -206,6 +206,31 @@ def build_ocsp_response(
         if record.revoked
         else ocsp.OCSPCertStatus.GOOD
     )
+    try:
+        return _signed_answer(
+            request, record, status, cert_hash, responder_key, responder_certificate,
+            issuer, now, validity, hash_algorithm,
+        )  # fmt: skip
+    except (ValueError, TypeError, x509.DuplicateExtension):
+        # Fields no answer can echo (a negative serial, hashes of the wrong length, a
+        # repeated nonce): the request was malformed after all (RFC 6960 §2.3).
+        return ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        ).public_bytes(Encoding.DER)
+
+
+def _signed_answer(
+    request: ocsp.OCSPRequest,
+    record: IssuedRecord | None,
+    status: ocsp.OCSPCertStatus,
+    cert_hash: hashes.HashAlgorithm,
+    responder_key: PrivateKey,
+    responder_certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    now: datetime.datetime,
+    validity: datetime.timedelta,
+    hash_algorithm: hashes.HashAlgorithm | None,
+) -> bytes:
     builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
         issuer_name_hash=request.issuer_name_hash,
         issuer_key_hash=request.issuer_key_hash,
