@@ -14,7 +14,7 @@ from fuzz.targets import TARGETS, run_one, seeds
 
 from esign.certs.csr import load_csr
 from esign.certs.loading import parse_certificates
-from esign.certs.revinfo import parse_crl
+from esign.certs.revinfo import parse_crl, parse_ocsp_response
 from esign.errors import CredentialError, EsignError, InvalidCsrError, MalformedInputError
 from esign.signing.sign import rebuilt, sign
 from esign.signing.verify import verify
@@ -126,3 +126,19 @@ def test_csr_with_an_invalid_version_is_refused() -> None:
 def test_ocsp_responder_answers_a_negative_serial_as_malformed(pki: Pki) -> None:
     answer = ocsp.load_der_ocsp_response(pki.ca.ocsp_response(OCSP_REQUEST_NEGATIVE_SERIAL))
     assert answer.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+#: fuzz ocsp_response, 2026-11-29: an OCSPResponseStatus value outside the enumeration
+#: made asn1crypto's ``.native`` raise KeyError.
+OCSP_RESPONSE_ODD_STATUS = base64.b64decode(
+    "MIIBNwovAKCCATAwggEsBgkrBgEFBQcwASkEggEdMIIBGTCBwKIWBBQ0ZPVNREHUkNBI+GFxPX/N7khFnhgP"
+    "MjAyNjExMjkxNjEwMThaMIGUMIGRMGkwDQYJYIZIAWUDBAIBBQAEIKddAVt/uaJKMKIvfbB0KBEwu1oAuh2p"
+    "/pJ9R0mf/qLhBCDMfavxjcVUStBkgzLPtKkdtsH1zrr7VJF5JMvsyeq/dAIUHakbLuQljVXHjoj7K+nLojUC"
+    "IQDUFFFPON2XKUuvqHT+q7Fxr71aoBEYDzIwMjYxMTI5MTcxMDE4WjAKBgwqhkjOPQQDAgNIADBFAiAN3c9Y"
+    "tFJTP43IJGJiIC+9l4LiN4oSgISH16Yr6cuiNQIhANQUUU843ZcpS6+odP6rsXGvvUaG8p0QyvKlGbZl64QP"
+)
+
+
+def test_ocsp_response_with_an_unknown_status_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="not a OCSP response"):
+        parse_ocsp_response(OCSP_RESPONSE_ODD_STATUS)

@@ -102,7 +102,7 @@ def parse_ocsp_response(data: OcspInput) -> asn1_ocsp.OCSPResponse:
     try:
         parsed = asn1_ocsp.OCSPResponse.load(der, strict=True)
         status = parsed["response_status"].native
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
     if status != "successful":
         raise MalformedInputError(f"the OCSP response carries no status: it says {status!r}")
