@@ -16,6 +16,7 @@ from esign.certs.csr import load_csr
 from esign.certs.loading import parse_certificates
 from esign.certs.revinfo import parse_crl, parse_ocsp_response
 from esign.errors import CredentialError, EsignError, InvalidCsrError, MalformedInputError
+from esign.keys.pkcs12 import parse_pkcs12
 from esign.signing.sign import rebuilt, sign
 from esign.signing.verify import verify
 from esign.simple.credentials import CredentialStore
@@ -142,3 +143,32 @@ OCSP_RESPONSE_ODD_STATUS = base64.b64decode(
 def test_ocsp_response_with_an_unknown_status_is_refused() -> None:
     with pytest.raises(MalformedInputError, match="not a OCSP response"):
         parse_ocsp_response(OCSP_RESPONSE_ODD_STATUS)
+
+
+#: fuzz pkcs12, 2026-11-29: a MAC data structure asn1crypto indexes past its end raised
+#: IndexError from check_pkcs12_bounds.
+PKCS12_SHORT_MAC = base64.b64decode(
+    "MIIERwIBAzCCA/QGCSqGSIb3DQEHAaCCA+UEggAAAAAAAAKPAosGCSqGSIb3DQEHBqCCAnwwggJ4AgEAMIIC"
+    "cQYJKoZIhvcNAQcBMGAGCSqGSIb3DQEFDTBTMDIGCSqGSIb3DQEFDDAlBBB+5bolAPGJWzU3N/tdL0XoAgMJ"
+    "J8AwDAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEBeiSim6ZR+41DUBfWjk5FiAggIADQR3UbY4dEdUl4sW"
+    "8/SpHiAicyoY0biUsaEz0jQzVF+fMnDlHYNvMFucjG3R4+PCBDJXNoxeASBj6kf3jgY9cwHiADacchn/uBHy"
+    "yRsDXihrVwMtnAsSpXyUv6BSsNscyhwFpj0qfPm04EEuzxWXufnqecnh3lv3K3N3RNxXwjgR508wwTTIBprm"
+    "ezjkbr94fArOWYMKfKt+eAd4+1xayGhJLqEJWBauKicWYx3XwPFF13t1KV+WrLcIHDNQptXwVN2AJGzjSKi7"
+    "fh09SeyNPobRkhT6d6zeysgmwD02rEls3pv5EbY9W8N7xpXCuAt3dGh2QuUNdIZaspl0AjHu3i9y8s+JKOqf"
+    "lCsu7xL4gapZwGQTo8qFzeEznE4BfG6S6a2ZTqlrSy20RB+rbcJaoCeMgeoBNWO856EpODXklapTr0Yt4GB0"
+    "KxLBgMuqTBFbMYUh/wFQNnXE939s3sy6fa7/a3IhQyr+ePL4ltf9ngiNSbxmtj3Rmv325dVQcpSU7Iaetp7w"
+    "jOdxz6D5DF6BnxnUOXcLhmeLlJXBCsJWFcYq1XmnpDUYK1VKFsU0YNNYGHMoAe7Mp4khbZWxgQKZeoxAFqwA"
+    "LFSRHPt6WauXwKkdo9A7uNF+iExrXSnI+uWe4e4koDAusMIs9TfSjOefaGIPopH7QnDI0pKmIxWWW1AwggFK"
+    "BgkqhkiG9w0BBwGgggE7N4IwAQQBgjMwggEvBgsqhkiG9w0BDAoBAqCB+DCB9TBgBgkqhkiG9w0BBQ0wUzAy"
+    "BgkqhkiG9w0BBQwwJQQQY6Y0Q0K3MbR5oJf4D0Ph1gIDCSfAMAwGCCqGSIb3DQIJBQAwHQYJYIZIAWUDBAEq"
+    "BBAJd27eIBic1xKsTNeXN6j3BIGQ9xsrqa35LLzizK6HuhV4EdnGTLvmJ4Nbpu0p6+9+OhGiEIFsLuks0Yy8"
+    "XGv1PUs2tUCGipeWdsBnQmHoNyD56OqWzhz5d4iBm6j4X+7qWOrBzShsxddUNs/Nw2BmO/3sXqiqiJ9+fb8Q"
+    "WMSnyEC0CmG7tjpx5Tdv7ArGjOw609OZ2ykbaweDDMkqWHEqCKpBMSUwIwYJKoZIhvcNAQkVMRYEFO7sFQgy"
+    "2KC8EaO9SIDamwTQTP6vMEowMTANBglghkgBBAEFAmUDAAQglfvn1fxy0tYmw5CdrYnum9QTILcBO9GiSoWj"
+    "spoArp0EECQTv+jPPptK8+ghgELl1IwCAwknwA=="
+)
+
+
+def test_pkcs12_with_a_short_mac_structure_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="PKCS#12"):
+        parse_pkcs12(PKCS12_SHORT_MAC, b"pw")
