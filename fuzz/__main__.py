@@ -2,7 +2,7 @@
 
     python -m fuzz TARGET [atheris/libFuzzer options, e.g. -max_total_time=600]
     python -m fuzz --all SECONDS      # each target SECONDS seconds, one after another
-    python -m fuzz --ci               # each target 3000 runs from seed 1 (deterministic)
+    python -m fuzz --ci               # each target 1000 runs from seed 1 (deterministic)
     python -m fuzz --list
 
 Crashes are written by libFuzzer as crash-* files in the current directory; each becomes
@@ -23,7 +23,7 @@ def main() -> None:
         return
     if sys.argv[1] in ("--all", "--ci"):
         if sys.argv[1] == "--ci":
-            budget = ["-runs=3000", "-seed=1"]
+            budget = ["-runs=1000", "-seed=1"]
         else:
             budget = [f"-max_total_time={sys.argv[2] if len(sys.argv) > 2 else '5'}"]
         failed = []
