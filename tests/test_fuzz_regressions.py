@@ -15,7 +15,14 @@ from fuzz.targets import TARGETS, run_one, seeds
 from esign.certs.csr import load_csr
 from esign.certs.loading import parse_certificates
 from esign.certs.revinfo import parse_crl, parse_ocsp_response
-from esign.errors import CredentialError, EsignError, InvalidCsrError, MalformedInputError
+from esign.certs.trusted_list import read_trusted_list
+from esign.errors import (
+    CredentialError,
+    EsignError,
+    InvalidCsrError,
+    MalformedInputError,
+    TrustedListError,
+)
 from esign.keys.pkcs12 import parse_pkcs12
 from esign.signing.sign import rebuilt, sign
 from esign.signing.verify import verify
@@ -172,3 +179,13 @@ PKCS12_SHORT_MAC = base64.b64decode(
 def test_pkcs12_with_a_short_mac_structure_is_refused() -> None:
     with pytest.raises(MalformedInputError, match="PKCS#12"):
         parse_pkcs12(PKCS12_SHORT_MAC, b"pw")
+
+
+#: fuzz trusted_list, 2026-11-29: a PEM bundle whose CA key has an unknown algorithm OID
+#: (1.2.840.10045.66.1) made cryptography raise UnsupportedAlgorithm.
+PEM_BUNDLE_UNKNOWN_KEY = b"-----BEGIN CERTIFICATE-----\nMIIBcjCCARigAwIBAgIUAfRRxoXPkJ0isjptcHrKT9P6fvMwCgYIKoZIzj0EAwIw\nFzEVMBMGA1UEAwwMRnV6eiBSb290IENBMB4XDTI2MTEyOTE2MDkxMVoXDTM2MTEy\nNjE2MTQxMVowFzEVMBMGA1UEAwwMRnV6eiBSb290IENBMFkwEwYHKoZIzj1CAQYI\nKoZIzj0DAQcDQgAEm2hT/ntaNj8sQnDtwoQyiGyPvBE5EXnjvGGMNGWi0dxYzO79\n73YXys8dh0aktmwn1fqhlv3/tfL64DC0d61X8aNCMEAwDwYDVR0TAQH/BAUwAwEB\n/zAOBgNVHQ8BAf8EBAMCAYYwHQYDVR0OBBYEFOtRlfiBID+1QK+Kc3xEU8BsRrAj\nMAoGCCqGSM49BAMCA0gAMEUCIB8+RyEUQeyWD1qWmDRKokZdubpbturDCWki43Ls\n+xSeAiEA/gbWiMYS3a/oSS9K2kmpuTrp+yjqQFXa+vLCNkZ2MZs=\n-----END CERTIFICATE-----\n"
+
+
+def test_pem_bundle_with_an_unknown_key_type_is_refused() -> None:
+    with pytest.raises(TrustedListError, match="not a PEM bundle"):
+        read_trusted_list(PEM_BUNDLE_UNKNOWN_KEY, verify_signature=False)

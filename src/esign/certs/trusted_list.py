@@ -244,7 +244,7 @@ def read_pem_bundle(data: bytes, *, jurisdiction: str = "eidas", name: str = "")
         certificates = x509.load_pem_x509_certificates(data)
         for certificate in certificates:
             certificate.public_key()
-    except (ValueError, x509.InvalidVersion) as exc:
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
         raise TrustedListError(f"not a PEM bundle of CA certificates: {exc}") from exc
     return TrustedList(jurisdiction=jurisdiction, issuers=certificates, name=name or "PEM bundle")
 
