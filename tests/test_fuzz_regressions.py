@@ -183,7 +183,18 @@ def test_pkcs12_with_a_short_mac_structure_is_refused() -> None:
 
 #: fuzz trusted_list, 2026-11-29: a PEM bundle whose CA key has an unknown algorithm OID
 #: (1.2.840.10045.66.1) made cryptography raise UnsupportedAlgorithm.
-PEM_BUNDLE_UNKNOWN_KEY = b"-----BEGIN CERTIFICATE-----\nMIIBcjCCARigAwIBAgIUAfRRxoXPkJ0isjptcHrKT9P6fvMwCgYIKoZIzj0EAwIw\nFzEVMBMGA1UEAwwMRnV6eiBSb290IENBMB4XDTI2MTEyOTE2MDkxMVoXDTM2MTEy\nNjE2MTQxMVowFzEVMBMGA1UEAwwMRnV6eiBSb290IENBMFkwEwYHKoZIzj1CAQYI\nKoZIzj0DAQcDQgAEm2hT/ntaNj8sQnDtwoQyiGyPvBE5EXnjvGGMNGWi0dxYzO79\n73YXys8dh0aktmwn1fqhlv3/tfL64DC0d61X8aNCMEAwDwYDVR0TAQH/BAUwAwEB\n/zAOBgNVHQ8BAf8EBAMCAYYwHQYDVR0OBBYEFOtRlfiBID+1QK+Kc3xEU8BsRrAj\nMAoGCCqGSM49BAMCA0gAMEUCIB8+RyEUQeyWD1qWmDRKokZdubpbturDCWki43Ls\n+xSeAiEA/gbWiMYS3a/oSS9K2kmpuTrp+yjqQFXa+vLCNkZ2MZs=\n-----END CERTIFICATE-----\n"
+PEM_BUNDLE_UNKNOWN_KEY = (
+    b"-----BEGIN CERTIFICATE-----\n"
+    b"MIIBcjCCARigAwIBAgIUAfRRxoXPkJ0isjptcHrKT9P6fvMwCgYIKoZIzj0EAwIw\n"
+    b"FzEVMBMGA1UEAwwMRnV6eiBSb290IENBMB4XDTI2MTEyOTE2MDkxMVoXDTM2MTEy\n"
+    b"NjE2MTQxMVowFzEVMBMGA1UEAwwMRnV6eiBSb290IENBMFkwEwYHKoZIzj1CAQYI\n"
+    b"KoZIzj0DAQcDQgAEm2hT/ntaNj8sQnDtwoQyiGyPvBE5EXnjvGGMNGWi0dxYzO79\n"
+    b"73YXys8dh0aktmwn1fqhlv3/tfL64DC0d61X8aNCMEAwDwYDVR0TAQH/BAUwAwEB\n"
+    b"/zAOBgNVHQ8BAf8EBAMCAYYwHQYDVR0OBBYEFOtRlfiBID+1QK+Kc3xEU8BsRrAj\n"
+    b"MAoGCCqGSM49BAMCA0gAMEUCIB8+RyEUQeyWD1qWmDRKokZdubpbturDCWki43Ls\n"
+    b"+xSeAiEA/gbWiMYS3a/oSS9K2kmpuTrp+yjqQFXa+vLCNkZ2MZs=\n"
+    b"-----END CERTIFICATE-----\n"
+)
 
 
 def test_pem_bundle_with_an_unknown_key_type_is_refused() -> None:
