@@ -200,3 +200,18 @@ PEM_BUNDLE_UNKNOWN_KEY = (
 def test_pem_bundle_with_an_unknown_key_type_is_refused() -> None:
     with pytest.raises(TrustedListError, match="not a PEM bundle"):
         read_trusted_list(PEM_BUNDLE_UNKNOWN_KEY, verify_signature=False)
+
+
+#: fuzz trusted_list, 2026-11-29: XML that is not UTF-8 raised UnicodeDecodeError.
+TRUSTED_LIST_NOT_UTF8 = (
+    b"<<<<<<<<<<<<<<<<<(<<<<<<<<<<<<<<<<<<<<<<"
+    b"<<<<<<<<<<<<<<TIFICATE----wIBTM2GSM49BA<"
+    b"<<<<<<<<<<<<<<<<<<<<<-----BEGIN C\x01\x99\x99\x99\x99\x99\x99"
+    b"\x99\x99\x99\x99\x99\x99\x99\x99\x99\x99\x99\x99\x99\x00ERTIFICATE----wIBTM1GSM49B"
+    b"AMSC"
+)
+
+
+def test_trusted_list_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(TrustedListError, match="not UTF-8"):
+        read_trusted_list(TRUSTED_LIST_NOT_UTF8, verify_signature=False)

@@ -303,7 +303,10 @@ def read_etsi_trusted_list(
     if len(raw) > MAX_TRUSTED_LIST:
         raise TrustedListError(f"trusted list larger than {MAX_TRUSTED_LIST >> 20} MiB")
     eutl_parse = _etsi_modules()
-    text = raw.decode("utf-8", errors="strict") if raw else ""
+    try:
+        text = raw.decode("utf-8", errors="strict") if raw else ""
+    except UnicodeDecodeError as exc:
+        raise TrustedListError(f"the trusted list is not UTF-8 XML: {exc.reason}") from exc
     try:
         if verify_signature:
             if not signer_certificates:
