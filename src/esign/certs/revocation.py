@@ -224,7 +224,7 @@ def _signed_answer(
     record: IssuedRecord | None,
     status: ocsp.OCSPCertStatus,
     cert_hash: hashes.HashAlgorithm,
-    responder_key: PrivateKey,
+    responder_key: PrivateKey | KeyHandle,
     responder_certificate: x509.Certificate,
     issuer: x509.Certificate,
     now: datetime.datetime,
