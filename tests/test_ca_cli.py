@@ -217,7 +217,7 @@ def test_reissue_is_the_forgotten_password_flow(
           "--out", "{out}"], "--subject is required"),
         (["cert", "issue", "--ca", "{tmp}", "--public-key", "{x25519}", "--subject", "CN=x",
           "--profile", "encryption", "--out", "{out}"], "not a CA folder"),
-        (["cert", "show", "{junk}"], "not a readable certificate"),
+        (["cert", "show", "{junk}"], "not a certificate"),
         (["crl", "--ca", "{ca}", "--delta", "--out", "{out}"], "complete CRL first"),
         (["ca", "init", "--subject", "CN=again", "--out-dir", "{ca}"], "already holds a CA"),
     ],

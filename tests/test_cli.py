@@ -176,6 +176,7 @@ def test_encrypted_key_password_sources(pki: Pki, files: dict[str, Path], tmp_pa
         files["ivanov_cert"],
         "--out",
         tmp_path / "s.p7s",
+        "--force",  # the same output each time
     ]
     no_password = esign(*common)
     assert_clean_failure(no_password, 2)

@@ -66,6 +66,7 @@ def test_password_recipient_round_trip(files: dict[str, Path], tmp_path: Path) -
         files["crl"],
         "--out",
         out,
+        "--force",
         env={"ESIGN_ENVELOPE_PASSWORD": "guess"},
     )
     assert_clean_failure(wrong, 1)

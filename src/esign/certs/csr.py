@@ -15,6 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
+from esign.diagnose import explain
 from esign.errors import InvalidCsrError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import PrivateKey, PublicKey, is_public_key
 
@@ -44,8 +45,16 @@ def load_csr(data: bytes | x509.CertificateSigningRequest) -> CertificationReque
                 csr = x509.load_pem_x509_csr(data)
             else:
                 csr = x509.load_der_x509_csr(data)
-        except ValueError as exc:
-            raise InvalidCsrError(f"not a readable PKCS#10 request (PEM or DER): {exc}") from exc
+        except (ValueError, x509.InvalidVersion) as exc:
+            raise InvalidCsrError(
+                explain(
+                    data,
+                    "PKCS#10 request",
+                    exc,
+                    der_only=True,
+                    pem_labels=("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"),
+                )
+            ) from exc
     try:
         public_key = csr.public_key()
         valid = csr.is_signature_valid

@@ -6,6 +6,7 @@ import os
 
 from cryptography import x509
 
+from esign.diagnose import explain
 from esign.errors import EsignError, MalformedInputError
 
 MAX_CERT_FILE = 16 << 20  # a bundle of certificates is never larger than 16 MiB
@@ -21,8 +22,17 @@ def parse_certificates(data: bytes) -> list[x509.Certificate]:
             certs = x509.load_pem_x509_certificates(data)
         else:
             certs = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
-        raise MalformedInputError(f"not a readable certificate (PEM or DER): {exc}") from exc
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise MalformedInputError(
+            explain(
+                data,
+                "certificate",
+                exc,
+                pem_labels=("CERTIFICATE",),
+                der_only=True,
+                advice="give an X.509 certificate in PEM or DER",
+            )
+        ) from exc
     if not certs:
         raise MalformedInputError("no certificate found")
     if len(certs) > MAX_CERTS_PER_FILE:

@@ -26,10 +26,15 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
 
-from esign.errors import MalformedInputError
+from esign.diagnose import explain
+from esign.errors import InputTooLargeError, MalformedInputError
 from esign.gost.x509 import crl_signed_by
-
-MAX_REVINFO_BYTES = 64 << 20  # a CRL of a million entries is ~40 MiB
+from esign.limits import (
+    MAX_CRL_ENTRIES,
+    MAX_EMBEDDED_REVINFO,
+    MAX_OCSP_RESPONSES,
+    MAX_REVINFO_BYTES,
+)
 
 #: CRL extensions the fast index understands; any other makes a CRL "not simple".
 _SIMPLE_CRL_EXTENSIONS = frozenset({"crl_number", "authority_key_identifier"})
@@ -47,7 +52,7 @@ def _unpem(data: bytes, kind: str) -> bytes:
         try:
             _, _, der = asn1_pem.unarmor(data)
         except ValueError as exc:
-            raise MalformedInputError(f"not a readable PEM {kind}: {exc}") from exc
+            raise MalformedInputError(explain(data, kind, exc)) from exc
         return bytes(der)
     return data
 
@@ -63,13 +68,27 @@ def parse_crl(data: CrlInput) -> asn1_crl.CertificateList:
         # cryptography (Rust) checks the whole structure quickly, entries included.
         checked = x509.load_der_x509_crl(der)
         _ = (checked.last_update_utc, checked.next_update_utc, checked.extensions)
+        if len(checked) > MAX_CRL_ENTRIES:
+            raise InputTooLargeError(
+                f"the CRL lists more than {MAX_CRL_ENTRIES} revoked certificates "
+                "(esign.limits.MAX_CRL_ENTRIES)"
+            )
         for revoked in checked:
             _ = (revoked.serial_number, revoked.revocation_date_utc, revoked.extensions)
         parsed = asn1_crl.CertificateList.load(der, strict=True)
         tbs = parsed["tbs_cert_list"]
         _ = (tbs["issuer"].native, tbs["this_update"].native, tbs["next_update"].native)
-    except (ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
-        raise MalformedInputError(f"not a readable CRL: {exc}") from exc
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        x509.InvalidVersion,
+        x509.DuplicateExtension,
+    ) as exc:
+        raise MalformedInputError(
+            explain(der, "CRL", exc, der_only=True, advice="give an X.509 CRL in PEM or DER")
+        ) from exc
     return parsed
 
 
@@ -83,10 +102,19 @@ def parse_ocsp_response(data: OcspInput) -> asn1_ocsp.OCSPResponse:
     try:
         parsed = asn1_ocsp.OCSPResponse.load(der, strict=True)
         status = parsed["response_status"].native
-    except (ValueError, TypeError) as exc:
-        raise MalformedInputError(f"not a readable OCSP response: {exc}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
     if status != "successful":
         raise MalformedInputError(f"the OCSP response carries no status: it says {status!r}")
+    try:
+        count = len(parsed["response_bytes"]["response"].parsed["tbs_response_data"]["responses"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
+    if count > MAX_OCSP_RESPONSES:
+        raise InputTooLargeError(
+            f"the OCSP response holds more than {MAX_OCSP_RESPONSES} single responses "
+            "(esign.limits.MAX_OCSP_RESPONSES)"
+        )
     return parsed
 
 
@@ -144,14 +172,16 @@ def revocation_from_signed_data(signed_data: cms.SignedData) -> EmbeddedRevocati
     ocsps: list[asn1_ocsp.OCSPResponse] = []
     try:
         choices = signed_data["crls"]
-        for choice in choices if choices.native is not None else ():
+        # isinstance, not ``.native``: the native form of nested counter-signatures is
+        # rebuilt again at every level (a 4-deep chain took over 20 s).
+        for choice in () if isinstance(choices, core.Void) else choices:
             if choice.name == "crl":
                 crls.append(choice.chosen)
             elif choice.chosen["other_rev_info_format"].native == "ocsp_response":
                 ocsps.append(choice.chosen["other_rev_info"])
         for signer_info in signed_data["signer_infos"]:
             unsigned = signer_info["unsigned_attrs"]
-            for attribute in unsigned if unsigned.native is not None else ():
+            for attribute in () if isinstance(unsigned, core.Void) else unsigned:
                 if attribute["type"].dotted != REVOCATION_VALUES_OID:
                     continue
                 for values in attribute["values"]:
@@ -169,8 +199,15 @@ def revocation_from_signed_data(signed_data: cms.SignedData) -> EmbeddedRevocati
                                 }
                             )
                         )
+            if len(crls) + len(ocsps) > MAX_EMBEDDED_REVINFO:
+                break
     except (ValueError, TypeError, KeyError) as exc:
         raise MalformedInputError(f"malformed revocation values in the signature: {exc}") from exc
+    if len(crls) + len(ocsps) > MAX_EMBEDDED_REVINFO:
+        raise InputTooLargeError(
+            f"the signature embeds more than {MAX_EMBEDDED_REVINFO} CRLs and OCSP responses "
+            "(esign.limits.MAX_EMBEDDED_REVINFO)"
+        )
     return EmbeddedRevocation(crls, ocsps)
 
 

@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from esign._repr import readable_repr
 from esign.certs.handle_signing import sign_crl, sign_ocsp
 from esign.certs.registry import IssuedRecord
+from esign.diagnose import explain
 from esign.errors import RevocationError
 from esign.keys.algorithms import PrivateKey
 from esign.keys.handle import KeyHandle
@@ -140,9 +141,19 @@ def load_ocsp_request(data: bytes) -> ocsp.OCSPRequest:
     if len(data) > MAX_REVOCATION_INPUT:
         raise RevocationError("OCSP request too large")
     try:
-        return ocsp.load_der_ocsp_request(data)
+        request = ocsp.load_der_ocsp_request(data)
+        request.hash_algorithm  # noqa: B018 - an unknown certID hash is refused here
+    except NotImplementedError as exc:
+        # cryptography reads one Request per OCSPRequest, the RFC 5019 §2.1.1 profile.
+        raise RevocationError(
+            "the OCSP request asks about more than one certificate; this responder answers "
+            "one per request (RFC 5019): send one request per certificate"
+        ) from exc
+    except UnsupportedAlgorithm as exc:
+        raise RevocationError(f"OCSP request with an unsupported certID hash: {exc}") from exc
     except ValueError as exc:
-        raise RevocationError(f"not a readable OCSP request: {exc}") from exc
+        raise RevocationError(explain(data, "OCSP request", exc, der_only=True)) from exc
+    return request
 
 
 def _issuer_hashes(
@@ -174,7 +185,9 @@ def build_ocsp_response(
     """Answer one OCSP request: good, revoked or unknown, signed by the CA or its delegate.
 
     An unreadable request gets the unsuccessful ``malformedRequest`` answer (RFC 6960
-    §2.3); a certificate this CA never issued is ``unknown``; a request nonce is echoed.
+    §2.3), and so does a request about several certificates: this responder follows the
+    RFC 5019 profile (one certificate per request), which clients fall back to; a
+    certificate this CA never issued is ``unknown``; a request nonce is echoed.
     """
     try:
         request = load_ocsp_request(request_der)
@@ -196,6 +209,31 @@ def build_ocsp_response(
         if record.revoked
         else ocsp.OCSPCertStatus.GOOD
     )
+    try:
+        return _signed_answer(
+            request, record, status, cert_hash, responder_key, responder_certificate,
+            issuer, now, validity, hash_algorithm,
+        )  # fmt: skip
+    except (ValueError, TypeError, x509.DuplicateExtension):
+        # Fields no answer can echo (a negative serial, hashes of the wrong length, a
+        # repeated nonce): the request was malformed after all (RFC 6960 §2.3).
+        return ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        ).public_bytes(Encoding.DER)
+
+
+def _signed_answer(
+    request: ocsp.OCSPRequest,
+    record: IssuedRecord | None,
+    status: ocsp.OCSPCertStatus,
+    cert_hash: hashes.HashAlgorithm,
+    responder_key: PrivateKey | KeyHandle,
+    responder_certificate: x509.Certificate,
+    issuer: x509.Certificate,
+    now: datetime.datetime,
+    validity: datetime.timedelta,
+    hash_algorithm: hashes.HashAlgorithm | None,
+) -> bytes:
     builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
         issuer_name_hash=request.issuer_name_hash,
         issuer_key_hash=request.issuer_key_hash,
@@ -276,7 +314,7 @@ def _read_ocsp_response(
     try:
         response = ocsp.load_der_ocsp_response(data)
     except ValueError as exc:
-        raise RevocationError(f"not a readable OCSP response: {exc}") from exc
+        raise RevocationError(explain(data, "OCSP response", exc, der_only=True)) from exc
     if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise RevocationError(f"the OCSP responder answered {response.response_status.name}")
     signer = _ocsp_signer(response, issuer)

@@ -244,7 +244,7 @@ def read_pem_bundle(data: bytes, *, jurisdiction: str = "eidas", name: str = "")
         certificates = x509.load_pem_x509_certificates(data)
         for certificate in certificates:
             certificate.public_key()
-    except (ValueError, x509.InvalidVersion) as exc:
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
         raise TrustedListError(f"not a PEM bundle of CA certificates: {exc}") from exc
     return TrustedList(jurisdiction=jurisdiction, issuers=certificates, name=name or "PEM bundle")
 
@@ -303,7 +303,10 @@ def read_etsi_trusted_list(
     if len(raw) > MAX_TRUSTED_LIST:
         raise TrustedListError(f"trusted list larger than {MAX_TRUSTED_LIST >> 20} MiB")
     eutl_parse = _etsi_modules()
-    text = raw.decode("utf-8", errors="strict") if raw else ""
+    try:
+        text = raw.decode("utf-8", errors="strict") if raw else ""
+    except UnicodeDecodeError as exc:
+        raise TrustedListError(f"the trusted list is not UTF-8 XML: {exc.reason}") from exc
     try:
         if verify_signature:
             if not signer_certificates:

@@ -404,7 +404,10 @@ def cmd_crl(args: argparse.Namespace) -> int:
 
 @_with_keys
 def cmd_ocsp(args: argparse.Namespace) -> int:
+    from esign.certs.revocation import load_ocsp_request
+
     request = read_file(args.request, limit=1 << 20)
+    load_ocsp_request(request)  # a request it cannot answer: say why (exit 2), write nothing
     ca = _open_ca(args.ca, args)
     write_file(args.out, ca.ocsp_response(request))
     print(f"wrote OCSP response -> {args.out}")

@@ -52,6 +52,40 @@ def write_file(path: str, data: bytes) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
+#: The option destinations that name a file a command writes; each gets ``--force``.
+OUTPUT_OPTIONS = ("out", "public_out")
+
+
+def add_force_options(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command that writes a file a ``--force`` to overwrite it.
+
+    Done once over the whole parser tree so no command can forget it.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                add_force_options(sub)
+    dests = {action.dest for action in parser._actions}
+    if dests & set(OUTPUT_OPTIONS) and "force" not in dests:
+        parser.add_argument(
+            "--force", action="store_true", help="overwrite output files that already exist"
+        )
+
+
+def refuse_overwrite(args: argparse.Namespace) -> None:
+    """Stop before any work if an output file exists and ``--force`` was not given.
+
+    Keys, certificates and CA files are not replaceable; losing one silently is the worst
+    outcome a command can have, so the check runs before anything is computed.
+    """
+    if getattr(args, "force", False):
+        return
+    for dest in OUTPUT_OPTIONS:
+        path = getattr(args, dest, None)
+        if path and os.path.lexists(path):
+            raise UsageError(f"{path} already exists; give --force to overwrite it")
+
+
 def add_password_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-file",

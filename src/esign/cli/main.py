@@ -7,8 +7,11 @@ one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from esign.cli import (
     batch_cmds,
@@ -20,7 +23,12 @@ from esign.cli import (
     trust_cmds,
     tsa_cmds,
 )
-from esign.cli.common import EXIT_INVALID, EXIT_UNPROCESSABLE
+from esign.cli.common import (
+    EXIT_INVALID,
+    EXIT_UNPROCESSABLE,
+    add_force_options,
+    refuse_overwrite,
+)
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
@@ -49,13 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    add_force_options(parser)
     return parser
 
 
+class _PipeGuard:
+    """stdout that turns a closed pipe (``esign verify ... | head``) into a quiet end.
+
+    The reader has what it wanted; the command still finishes and exits with its own
+    code. Later output, and Python's final flush, go to /dev/null instead of raising.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def _silence(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout = sys.stdout
+    sys.stdout = _PipeGuard(stdout)
+    try:
+        return _main(argv)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        refuse_overwrite(args)
         code: int = args.func(args)
     except NOT_VALID_ERRORS as exc:
         print(f"esign: not valid: {exc}", file=sys.stderr)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from esign.errors import InputTooLargeError, MalformedInputError
+from esign.limits import MAX_BER_DEPTH as MAX_DEPTH
 
 EOC = b"\x00\x00"
 MAX_ELEMENT = 16 << 20  # recipient records, certificates, signer infos: bounded
-MAX_DEPTH = 32
 
 
 class Source(Protocol):

@@ -23,17 +23,21 @@ from typing import Any, BinaryIO
 from asn1crypto import cms, core
 from cryptography import x509
 
+from esign import limits
 from esign._repr import readable_repr
 from esign.certs.trust import TrustContext
 from esign.certs.trusted_list import TrustedList
+from esign.diagnose import humanize
 from esign.envelope.ber import ChunkSource, Header, Reader, TruncatedError, tlv
 from esign.envelope.binding import check_bindings
 from esign.envelope.cipher import GCM_TAG_BYTES, ContentAlgorithm, Decryptor
 from esign.envelope.recipients import Identity, PasswordIdentity, identity_for
+from esign.envelope.recipients.password import kdf_iterations
 from esign.envelope.writer import MAX_RECIPIENTS, Progress, enveloped_data_version
 from esign.errors import (
     DecryptionError,
     EsignError,
+    InputTooLargeError,
     MalformedInputError,
     NoMatchingRecipientError,
     UnsupportedAlgorithmError,
@@ -98,8 +102,17 @@ def find_cek(infos: cms.RecipientInfos, identities: Sequence[Identity]) -> tuple
         raise MalformedInputError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients")
     refused: dict[int, list[str]] = {}
     trial_failed = False
+    kdf_spent = 0
     for index, recipient_info in enumerate(infos):
         for number, identity in enumerate(identities):
+            if isinstance(identity, PasswordIdentity):
+                kdf_spent += kdf_iterations(recipient_info)
+                if kdf_spent > limits.MAX_KDF_ITERATIONS_PER_OPEN:
+                    raise InputTooLargeError(
+                        "the password records ask for more than "
+                        f"{limits.MAX_KDF_ITERATIONS_PER_OPEN} PBKDF2 iterations in all "
+                        "(esign.limits.MAX_KDF_ITERATIONS_PER_OPEN)"
+                    )
             try:
                 cek = identity.unwrap(recipient_info)
             except DecryptionError:
@@ -234,7 +247,7 @@ def _parsing(call: Any, *args: Any) -> Any:
     except EsignError:
         raise
     except PARSE_ERRORS as exc:
-        raise MalformedInputError(f"malformed CMS envelope: {exc}") from exc
+        raise MalformedInputError(f"malformed CMS envelope: {humanize(exc)}") from exc
 
 
 # --- the document inside: a SignedData streamed to dst ------------------------------------

@@ -26,10 +26,10 @@ from esign.envelope.binding import binding_attribute
 from esign.envelope.cipher import ContentAlgorithm, ContentCipher, Encryptor
 from esign.envelope.recipients import Recipient, as_recipient, random_cek
 from esign.errors import EsignError, KeyMismatchError
+from esign.limits import MAX_RECIPIENTS as MAX_RECIPIENTS
 from esign.signing.sign import Clock, _utc_now, digest_for
 
 CHUNK = 1 << 20
-MAX_RECIPIENTS = 256
 Progress = Callable[[int], None]
 RecipientLike = x509.Certificate | Recipient
 #: A signer: a private key or any KeyHandle (local, vault, PKCS#11), with its certificate.

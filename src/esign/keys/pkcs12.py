@@ -194,7 +194,7 @@ def check_pkcs12_bounds(data: bytes) -> list[str]:
         return described
     except (MalformedInputError, UnsupportedAlgorithmError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedInputError("not a readable PKCS#12 file") from exc
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from asn1crypto import cms, core
 
+from esign.diagnose import explain, humanize
 from esign.errors import InputTooLargeError, MalformedInputError
-
-MAX_CMS_BYTES = 256 << 20  # in-memory containers; larger inputs use the streaming API
-MAX_SIGNERS = 64
-MAX_CERTIFICATES = 256
+from esign.limits import MAX_ASN1_DEPTH as MAX_DEPTH
+from esign.limits import MAX_ATTRIBUTES, MAX_CERTIFICATES, MAX_SIGNERS
+from esign.limits import MAX_CMS_BYTES as MAX_CMS_BYTES
 
 #: What asn1crypto may raise on malformed input, however deep the fault lies.
 PARSE_ERRORS: tuple[type[Exception], ...] = (
@@ -44,14 +44,19 @@ def unarmor(data: bytes) -> bytes:
         return data
     match = _PEM.search(stripped)
     if match is None:
-        raise MalformedInputError("PEM input holds no CMS or PKCS7 block")
+        raise MalformedInputError(explain(stripped, "CMS signature", advice=CMS_ADVICE,
+                                          pem_labels=("CMS", "PKCS7")))  # fmt: skip
     try:
         return base64.b64decode(b"".join(match.group(2).split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedInputError("the PEM block is not valid base64") from exc
 
 
-MAX_DEPTH = 64
+#: What to try when a file is not a CMS signature at all.
+CMS_ADVICE = (
+    "give the signature file itself (DER, PEM with a CMS or PKCS7 block, or S/MIME), "
+    "not the signed document"
+)
 
 
 def _walk(value: Any, depth: int = 0) -> None:
@@ -95,6 +100,17 @@ def _walk_signer_info(signer_info: cms.SignerInfo) -> None:
             len(attribute["values"])
 
 
+def _check_attribute_counts(signer_info: cms.SignerInfo) -> None:
+    """Refuse a SignerInfo with more attributes than any profile uses, before walking them."""
+    for field in ("signed_attrs", "unsigned_attrs"):
+        attributes = signer_info[field]
+        if not isinstance(attributes, core.Void) and len(attributes) > MAX_ATTRIBUTES:
+            raise InputTooLargeError(
+                f"a signer has more than {MAX_ATTRIBUTES} {field.replace('_attrs', '')} "
+                "attributes (esign.limits.MAX_ATTRIBUTES)"
+            )
+
+
 def load_content_info(data: bytes) -> cms.ContentInfo:
     """Parse DER or PEM bytes into a ContentInfo, strictly (no trailing data)."""
     der = unarmor(data)
@@ -102,7 +118,7 @@ def load_content_info(data: bytes) -> cms.ContentInfo:
         info = cms.ContentInfo.load(der, strict=True)
         info["content_type"].native  # noqa: B018
     except PARSE_ERRORS as exc:
-        raise MalformedInputError(f"not a CMS ContentInfo: {exc}") from exc
+        raise MalformedInputError(explain(der, "CMS signature", exc, advice=CMS_ADVICE)) from exc
     return info
 
 
@@ -125,6 +141,7 @@ def load_signed_data(data: bytes) -> cms.SignedData:
         if cert_count > MAX_CERTIFICATES:
             raise InputTooLargeError(f"more than {MAX_CERTIFICATES} certificates")
         for signer_info in signed["signer_infos"]:
+            _check_attribute_counts(signer_info)
             _walk_signer_info(signer_info)
         _walk(signed["digest_algorithms"])
         signed["encap_content_info"]["content_type"].native  # noqa: B018
@@ -132,7 +149,7 @@ def load_signed_data(data: bytes) -> cms.SignedData:
     except MalformedInputError:
         raise
     except PARSE_ERRORS as exc:
-        raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
+        raise MalformedInputError(f"malformed CMS SignedData: {humanize(exc)}") from exc
     return signed
 
 

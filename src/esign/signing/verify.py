@@ -43,9 +43,12 @@ from esign.certs.revinfo import revocation_from_signed_data
 from esign.certs.status import Status
 from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
-from esign.errors import EsignError, MalformedInputError
+from esign.errors import EsignError, InputTooLargeError, MalformedInputError
 from esign.gost.cms import is_gost_signed_data
 from esign.gost.verify import verify as verify_gost
+from esign.limits import MAX_ATTRIBUTES
+from esign.limits import MAX_COUNTERSIGNATURE_DEPTH as MAX_DEPTH
+from esign.limits import MAX_COUNTERSIGNATURES as MAX_COUNTERSIGNATURES
 from esign.policy import AlgorithmPolicy
 from esign.signing import integrity
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
@@ -60,8 +63,6 @@ _MALFORMED: tuple[type[Exception], ...] = (
     UnsupportedAlgorithm,
     x509.DuplicateExtension,
 )
-MAX_COUNTERSIGNATURES = 16
-MAX_DEPTH = 4  # counter-signatures of counter-signatures
 
 #: Errors from pyHanko/cryptography when a signature value cannot even be checked.
 _CHECK_ERRORS = (ValueError, TypeError, NotImplementedError, KeyError)
@@ -125,7 +126,7 @@ def _embedded_certificates(signed: cms.SignedData) -> list[x509.Certificate]:
         if choice.name == "certificate":
             try:
                 found.append(from_asn1(choice.chosen))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 # Unusable here (e.g. DSA inheriting its parameters, which cryptography
                 # cannot load): skipped; if it was needed, the signer or path is missing.
                 continue
@@ -321,6 +322,29 @@ def _with_embedded_revinfo(trust: TrustContext, signed: cms.SignedData) -> Trust
     return cache[key]
 
 
+def _some_signature_holds(
+    signed: cms.SignedData,
+    candidates: list[x509.Certificate],
+    content_type: str,
+    digests: Mapping[str, bytes],
+) -> bool:
+    """Whether any signer's signature verifies over its content (nothing else judged)."""
+    for signer_info in signed["signer_infos"]:
+        certificate = _find_signer_certificate(signer_info, candidates)
+        digest = digests.get(signer_info["digest_algorithm"]["algorithm"].native)
+        if certificate is None or digest is None:
+            continue
+        try:
+            intact, valid = validate_sig_integrity(
+                signer_info, to_asn1(certificate), content_type, digest
+            )
+        except (SignatureValidationError, *_CHECK_ERRORS):
+            continue
+        if intact and valid:
+            return True
+    return False
+
+
 def _verify(
     signed: cms.SignedData, data: bytes | BinaryIO | None, options: _Options
 ) -> VerificationReport:
@@ -351,11 +375,14 @@ def _verify(
         digests = _digests(usable, data)
 
     embedded = _embedded_certificates(signed)
-    tsa_separate = options.tsa_trust is not options.trust
-    options.trust = _with_embedded_revinfo(options.trust, signed)
-    options.tsa_trust = (
-        _with_embedded_revinfo(options.tsa_trust, signed) if tsa_separate else options.trust
-    )
+    # Embedded CRLs and OCSP responses are parsed and indexed only for a signature that
+    # holds: a forged signature carrying a huge CRL costs one signature check, not the CRL.
+    if _some_signature_holds(signed, embedded + options.extra, content_type, digests):
+        tsa_separate = options.tsa_trust is not options.trust
+        options.trust = _with_embedded_revinfo(options.trust, signed)
+        options.tsa_trust = (
+            _with_embedded_revinfo(options.tsa_trust, signed) if tsa_separate else options.trust
+        )
     reports = []
     for signer_info in signed["signer_infos"]:
         report = _verify_signer(signer_info, content_type, digests, embedded, options)
@@ -464,6 +491,7 @@ def _verify_signer(
                 tokens.extend(attribute["values"])
             elif kind == "counter_signature":
                 counters.extend(attribute["values"])
+    _check_countersignature_budget(counters)
     if len(tokens) > 1:
         report.warn("several_timestamps", "more than one signature time-stamp: the first is used")
     # A valid time-stamp proves the signature existed at its time (proof of existence):
@@ -488,8 +516,6 @@ def _verify_signer(
     )
     _classify_path(report, path, certificate, poe)
 
-    if len(counters) > MAX_COUNTERSIGNATURES:
-        raise MalformedInputError(f"more than {MAX_COUNTERSIGNATURES} counter-signatures")
     for counter in counters:
         sub = _verify_countersignature(counter, signature_value, candidates, moment, options, 1)
         report.countersignatures.append(sub)
@@ -718,6 +744,48 @@ def _check_timestamp(
     report.timestamp = gen_time
     report.timestamp_authority = tsa_name
     return gen_time
+
+
+def _check_countersignature_budget(counters: list[cms.SignerInfo]) -> None:
+    """Count the whole tree of counter-signatures before checking any of them.
+
+    Each costs a signature check and a path validation, and every level can fan out, so
+    the budget is on the total and on the depth (:mod:`esign.limits`), not per level.
+    """
+    total = 0
+    level = list(counters)
+    for depth in range(1, MAX_DEPTH + 2):
+        if not level:
+            return
+        if depth > MAX_DEPTH:
+            raise InputTooLargeError(
+                f"counter-signatures nested deeper than {MAX_DEPTH} levels "
+                "(esign.limits.MAX_COUNTERSIGNATURE_DEPTH)"
+            )
+        total += len(level)
+        if total > MAX_COUNTERSIGNATURES:
+            raise InputTooLargeError(
+                f"more than {MAX_COUNTERSIGNATURES} counter-signatures in all "
+                "(esign.limits.MAX_COUNTERSIGNATURES)"
+            )
+        below: list[cms.SignerInfo] = []
+        for counter in level:
+            unsigned = counter["unsigned_attrs"]
+            if isinstance(unsigned, core.Void):
+                continue
+            if len(unsigned) > MAX_ATTRIBUTES:
+                raise InputTooLargeError(
+                    f"a counter-signature has more than {MAX_ATTRIBUTES} unsigned attributes"
+                )
+            for attribute in unsigned:
+                if attribute["type"].native == "counter_signature":
+                    below.extend(attribute["values"])
+                    if total + len(below) > MAX_COUNTERSIGNATURES:
+                        raise InputTooLargeError(
+                            f"more than {MAX_COUNTERSIGNATURES} counter-signatures in all "
+                            "(esign.limits.MAX_COUNTERSIGNATURES)"
+                        )
+        level = below
 
 
 def _verify_countersignature(

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from esign.errors import DecryptionError, MalformedInputError, UnsupportedAlgorithmError
+from esign.limits import MAX_PBKDF2_ITERATIONS  # opening refuses more: a denial of service
 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 figure for PBKDF2-HMAC-SHA256
-MAX_PBKDF2_ITERATIONS = 10_000_000  # opening refuses more: a cheap denial of service
 _PRF_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha256": hashes.SHA256,
@@ -100,6 +100,23 @@ class PasswordRecipient:
                 }
             ),
         )
+
+
+def kdf_iterations(info: cms.RecipientInfo) -> int:
+    """PBKDF2 iterations opening ``info`` would cost (0: not a password record, or one
+    :meth:`PasswordIdentity.unwrap` refuses before deriving anything)."""
+    if info.name != "pwri":
+        return 0
+    try:
+        kdf = info.chosen["key_derivation_algorithm"]
+        iterations = kdf["parameters"]["iteration_count"].native
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return 0
+    return (
+        iterations
+        if isinstance(iterations, int) and 1 <= iterations <= MAX_PBKDF2_ITERATIONS
+        else 0
+    )
 
 
 @dataclass
