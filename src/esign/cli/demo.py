@@ -29,7 +29,7 @@ def _step(number: int, text: str) -> None:
     print(f"[{number}] {text}")
 
 
-def run(workdir: Path) -> int:
+def run(workdir: Path, *, kept: bool = True) -> int:
     # The whole library, imported when the demo runs (not for every ``esign`` command).
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -104,7 +104,11 @@ def run(workdir: Path) -> int:
         print("    ERROR: the tampered envelope opened")
         return 1
 
-    print(f"files in {workdir}: {', '.join(sorted(os.listdir(workdir)))}")
+    files = ", ".join(sorted(os.listdir(workdir)))
+    if kept:
+        print(f"files kept in {workdir}: {files}")
+    else:
+        print(f"files made: {files} (in a temporary folder, removed now; --workdir DIR keeps them)")
     return 0 if opened.report.valid else 1
 
 
@@ -114,4 +118,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="esign-demo-") as tmp:
-        return run(Path(tmp))
+        return run(Path(tmp), kept=False)
