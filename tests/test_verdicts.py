@@ -122,12 +122,17 @@ def world(tmp_path: Path) -> dict[str, object]:
     return {"ca": ca, "key": key, "cert": cert, "sig": signature, "files": files, "tmp": tmp_path}
 
 
-def _cli(world: dict[str, object], *extra: str) -> tuple[int, dict[str, object]]:
+def _cli(
+    world: dict[str, object], capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, dict[str, object]]:
+    """``esign verify --json`` on the world's signature: the exit code and the JSON report."""
     files = world["files"]
     assert isinstance(files, dict)
     args = ["verify", str(files["sig"]), "--data", str(files["doc"]), "--trust", str(files["ca"])]
+    capsys.readouterr()
     code = main([*args, *extra, "--json"])
-    return code, {}
+    report: dict[str, object] = json.loads(capsys.readouterr().out)
+    return code, report
 
 
 def test_no_revocation_evidence_is_try_later(
@@ -142,9 +147,7 @@ def test_no_revocation_evidence_is_try_later(
         SubIndication.TRY_LATER,
     )
     assert "--crl" in report.errors[0].message and "--fetch" in report.errors[0].message
-    capsys.readouterr()
-    code, _ = _cli(world)
-    out = json.loads(capsys.readouterr().out)
+    code, out = _cli(world, capsys)
     assert code == 1
     assert (out["valid"], out["indication"], out["subindication"]) == (
         False,
@@ -152,8 +155,7 @@ def test_no_revocation_evidence_is_try_later(
         "TRY_LATER",
     )
     # the explicit opt-out passes, and says so
-    code, _ = _cli(world, "--no-revocation-check")
-    out = json.loads(capsys.readouterr().out)
+    code, out = _cli(world, capsys, "--no-revocation-check")
     assert code == 0 and out["indication"] == "TOTAL-PASSED"
     assert "revocation_not_checked" in [w["code"] for w in out["warnings"]]
     opted_out = esign.verify(sig, DOC, trust=TrustContext([ca.certificate], check_revocation=False))
@@ -168,9 +170,7 @@ def test_revoked_signer_is_not_valid(
     assert isinstance(tmp, Path) and isinstance(cert, x509.Certificate)
     ca.revoke(cert, "keyCompromise")
     (tmp / "ca.crl").write_bytes(_pem(ca.crl()))
-    capsys.readouterr()
-    code, _ = _cli(world, "--crl", str(tmp / "ca.crl"))
-    out = json.loads(capsys.readouterr().out)
+    code, out = _cli(world, capsys, "--crl", str(tmp / "ca.crl"))
     assert code == 1
     assert (out["indication"], out["subindication"]) == ("INDETERMINATE", "REVOKED_NO_POE")
 
@@ -185,12 +185,10 @@ def test_revocation_only_in_a_delta_crl_counts(
     (tmp / "base.crl").write_bytes(_pem(ca.crl()))
     ca.revoke(cert, "keyCompromise")
     (tmp / "delta.crl").write_bytes(_pem(ca.delta_crl()))
-    capsys.readouterr()
-    code, _ = _cli(world, "--crl", str(tmp / "base.crl"), str(tmp / "delta.crl"))
-    out = json.loads(capsys.readouterr().out)
+    code, out = _cli(world, capsys, "--crl", str(tmp / "base.crl"), str(tmp / "delta.crl"))
     assert code == 1, out
     assert out["subindication"] == "REVOKED_NO_POE"
-    code, _ = _cli(world, "--crl", str(tmp / "base.crl"))
+    code, _ = _cli(world, capsys, "--crl", str(tmp / "base.crl"))
     assert code == 0, "the base CRL alone does not know"
 
 
@@ -240,9 +238,7 @@ def test_unusable_crls_never_make_a_signature_valid(
     }
     for name, crl in cases.items():
         (tmp / f"{name}.crl").write_bytes(_pem(crl))
-        capsys.readouterr()
-        code, _ = _cli(world, "--crl", str(tmp / f"{name}.crl"))
-        out = json.loads(capsys.readouterr().out)
+        code, out = _cli(world, capsys, "--crl", str(tmp / f"{name}.crl"))
         assert code == 1, name
         assert (out["indication"], out["subindication"]) == ("INDETERMINATE", "TRY_LATER"), name
 

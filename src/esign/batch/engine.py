@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 
 from esign.batch import worker
 from esign.batch.items import BatchItem
-from esign.batch.progress import Progress
+from esign.progress import Progress
 from esign.batch.results import ResultWriter, done_paths, write_parquet
 from esign.batch.trustspec import TrustSpec
 from esign.certs import TrustContext

@@ -145,24 +145,6 @@ def envelope_password(args: argparse.Namespace) -> bytes:
     return password
 
 
-def progress_bar(total: int, label: str) -> Callable[[int], None] | None:
-    """A one-line progress bar on a terminal's stderr; None (quiet) when piped."""
-    if not sys.stderr.isatty() or total <= 0:
-        return None
-    mib = total / (1 << 20)
-
-    def show(done: int) -> None:
-        fraction = min(done / total, 1.0)
-        filled = int(fraction * 30)
-        bar = "#" * filled + "." * (30 - filled)
-        sys.stderr.write(f"\r{label} [{bar}] {fraction:4.0%} {done / (1 << 20):.1f}/{mib:.1f} MiB")
-        if fraction >= 1.0:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
     """A temporary file next to ``path``; ``commit()`` renames it into place.
@@ -234,6 +216,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 def _seal(args: argparse.Namespace, key: Any) -> int:
     from esign.envelope.recipients import PasswordRecipient, recipient_for
     from esign.envelope.writer import seal_stream
+    from esign.progress import byte_progress
 
     recipients: list[Recipient] = [recipient_for(c) for c in certificates_from(args.to)]
     if args.to_password:
@@ -249,7 +232,7 @@ def _seal(args: argparse.Namespace, key: Any) -> int:
             recipients=recipients,
             chain=chain,
             cipher=args.cipher,
-            progress=progress_bar(size, "sealing"),
+            progress=byte_progress(size, "sealing"),
         )
         commit()
     print(f"sealed {args.file} for {len(recipients)} recipient(s) -> {args.out}")
@@ -275,6 +258,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace, identity: Identity) -> int:
     from esign.envelope.reader import open_stream
+    from esign.progress import byte_progress
 
     trust = trust_from(args)
     with _open_input(args.envelope) as src, _output(args.out) as (dst, commit):
@@ -285,7 +269,7 @@ def _open(args: argparse.Namespace, identity: Identity) -> int:
             recipient=identity,
             trust=trust,
             at=parse_time(args.at),
-            progress=progress_bar(size, "opening"),
+            progress=byte_progress(size, "opening"),
             trusted_lists=trusted_lists_from(args),
             jurisdiction=args.jurisdiction,
         )

@@ -140,11 +140,12 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
             timestamper=timestamper,
         )
     else:
+        from esign.progress import reading_with_progress
         from esign.signing.sign import sign
 
         with open(args.file, "rb") as handle:
             out = sign(
-                handle,
+                reading_with_progress(handle, "signing"),
                 signer=(key, certificate),
                 chain=chain,
                 detached=detached,
@@ -207,9 +208,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif args.data:
         if args.out:
             raise UsageError("--out writes an attached signature's content; --data has it")
+        from esign.progress import reading_with_progress
+
         content = None
         with open(args.data, "rb") as handle:
-            report = verify(signature, handle, **options)
+            report = verify(signature, reading_with_progress(handle, "verifying"), **options)
     else:
         from esign.signing.container import signed_content
 
