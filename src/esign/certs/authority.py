@@ -747,8 +747,13 @@ class CertificateAuthority:
         qualified: QualifiedSettings | None = None,
         clock: Clock = utc_now,
         registry: str | None = None,
+        delta_crl_url: str | None = None,
     ) -> CertificateAuthority:
         """Create a CA in ``folder`` (a root, or an intermediate under ``parent``).
+
+        The URLs (``crl_url``, ``delta_crl_url``, ``ocsp_url``, ``ca_issuers_url``) are
+        recorded in ``ca.json``: every certificate and CRL the folder CA makes later
+        names them.
 
         ``registry`` is a store URL (``postgresql://...``, ``sqlite:///PATH``); it is
         recorded in ``ca.json`` and used by every later :meth:`open_folder`. Default: an
@@ -769,7 +774,7 @@ class CertificateAuthority:
             return cls._init_in(
                 target, subject, password, algorithm, days, parent, path_length,
                 crl_url, ocsp_url, ca_issuers_url, qualified, clock, registry_url, key,
-                key_location,
+                key_location, delta_crl_url,
             )  # fmt: skip
         except BaseException:
             # Leave the folder as it was: a half-made CA would block the retry.
@@ -799,10 +804,12 @@ class CertificateAuthority:
         registry_url: str | None,
         key: PrivateKey | KeyHandle | None = None,
         key_location: str | None = None,
+        delta_crl_url: str | None = None,
     ) -> CertificateAuthority:
         options: dict[str, Any] = {
             "registry": open_registry(registry_url or target / REGISTRY),
             "crl_url": crl_url,
+            "delta_crl_url": delta_crl_url,
             "ocsp_url": ocsp_url,
             "ca_issuers_url": ca_issuers_url,
             "qualified": qualified,
@@ -836,6 +843,7 @@ class CertificateAuthority:
             (target / CHAIN).write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in ca.chain))
         config = {
             "crl_url": crl_url,
+            "delta_crl_url": delta_crl_url,
             "ocsp_url": ocsp_url,
             "ca_issuers_url": ca_issuers_url,
             "qualified": _settings_to_json(qualified),
@@ -891,6 +899,7 @@ class CertificateAuthority:
                 config.get("registry") or target / REGISTRY, busy_timeout=busy_timeout
             ),
             crl_url=config.get("crl_url"),
+            delta_crl_url=config.get("delta_crl_url"),
             ocsp_url=config.get("ocsp_url"),
             ca_issuers_url=config.get("ca_issuers_url"),
             qualified=_settings_from_json(config.get("qualified")),

@@ -8,6 +8,7 @@ decision, never the requester's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from esign.diagnose import explain
 from esign.errors import InvalidCsrError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import PrivateKey, PublicKey, is_public_key
+from esign.keys.handle import KeyHandle
 
 MAX_CSR = 1 << 20
 
@@ -94,16 +96,34 @@ def parse_public_key(data: bytes) -> PublicKey:
 
 
 def create_csr(
-    key: PrivateKey, subject: x509.Name, *, emails: tuple[str, ...] = ()
+    key: PrivateKey | KeyHandle,
+    subject: x509.Name | str,
+    *,
+    emails: Sequence[str] = (),
+    dns_names: Sequence[str] = (),
+    uris: Sequence[str] = (),
 ) -> x509.CertificateSigningRequest:
-    """A request for ``key`` (signing keys only: the request signs itself)."""
-    from esign.certs.authority import signature_hash
+    """A request for ``key`` (signing keys only: the request signs itself).
 
-    if isinstance(key, x25519.X25519PrivateKey):
+    ``key`` is an in-memory key or a :class:`~esign.keys.KeyHandle` (a vault entry, a
+    token key: the request is signed where the key lives). ``subject`` is a Name or an
+    RFC 4514 string; ``emails``, ``dns_names`` and ``uris`` become subjectAltName entries
+    (the CA takes e-mail and URI names from a request, see :func:`load_csr`).
+    """
+    from esign.certs.authority import parse_name, signature_hash
+    from esign.certs.handle_signing import sign_csr
+
+    if isinstance(key, x25519.X25519PrivateKey) or (
+        isinstance(key, KeyHandle) and key.algorithm == "x25519"
+    ):
         raise UnsupportedAlgorithmError("an X25519 key cannot sign a request")
-    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
-    if emails:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(e) for e in emails]), critical=False
-        )
-    return builder.sign(key, signature_hash(key))  # type: ignore[arg-type]
+    names: list[x509.GeneralName] = [x509.RFC822Name(e) for e in emails]
+    names += [x509.DNSName(d) for d in dns_names]
+    names += [x509.UniformResourceIdentifier(u) for u in uris]
+    try:
+        builder = x509.CertificateSigningRequestBuilder().subject_name(parse_name(subject))
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    except ValueError as exc:
+        raise InvalidCsrError(f"cannot make the request: {exc}") from exc
+    return sign_csr(builder, key, signature_hash(key))

@@ -60,7 +60,10 @@ def _stand_in(algorithm: str) -> PrivateKey:
 
 
 _Builder = (
-    x509.CertificateBuilder | x509.CertificateRevocationListBuilder | ocsp.OCSPResponseBuilder
+    x509.CertificateBuilder
+    | x509.CertificateRevocationListBuilder
+    | ocsp.OCSPResponseBuilder
+    | x509.CertificateSigningRequestBuilder
 )
 
 
@@ -98,6 +101,50 @@ def sign_certificate(
     certificate = x509.load_der_x509_certificate(parsed.dump(force=False))
     _check(key, certificate.signature, certificate.tbs_certificate_bytes, algorithm)
     return certificate
+
+
+def sign_csr(
+    builder: x509.CertificateSigningRequestBuilder,
+    key: PrivateKey | KeyHandle,
+    algorithm: hashes.HashAlgorithm | None,
+) -> x509.CertificateSigningRequest:
+    """``builder.sign(key, algorithm)`` for a PKCS#10 request, with any key.
+
+    A request carries the public key it proves possession of, so the stand-in's key is
+    replaced by the handle's in the request info before the handle signs it.
+    """
+    from asn1crypto import csr as asn1_csr
+    from asn1crypto import keys as asn1_keys
+    from cryptography.hazmat.primitives.serialization import PublicFormat
+
+    private = _private(key)
+    if private is not None:
+        return builder.sign(private, algorithm)  # type: ignore[arg-type]
+    assert isinstance(key, KeyHandle)
+    draft: x509.CertificateSigningRequest = _stand_in_signed(builder, key, algorithm)
+    parsed = asn1_csr.CertificationRequest.load(draft.public_bytes(Encoding.DER))
+    spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    info = parsed["certification_request_info"]
+    info = asn1_csr.CertificationRequestInfo(
+        {
+            "version": info["version"],
+            "subject": info["subject"],
+            "subject_pk_info": asn1_keys.PublicKeyInfo.load(spki),
+            "attributes": info["attributes"],
+        }
+    )
+    tbs = info.dump()
+    signature = key.sign(tbs, digest=_digest_name(algorithm), scheme=_scheme(key))
+    request = asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": parsed["signature_algorithm"],
+            "signature": signature,
+        }
+    )
+    csr = x509.load_der_x509_csr(request.dump())
+    _check(key, csr.signature, csr.tbs_certrequest_bytes, algorithm)
+    return csr
 
 
 def sign_crl(

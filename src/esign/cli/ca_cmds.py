@@ -76,7 +76,12 @@ def register(subparsers: SubParsers) -> None:
 
 
 def _register_init(sub: SubParsers) -> None:
-    p = sub.add_parser("init", help="create a CA in a folder (root, or intermediate)")
+    p = sub.add_parser(
+        "init",
+        help="create a CA in a folder (root, or intermediate)",
+        epilog='example: esign ca init --subject "CN=Tax Root CA,O=Tax" --out-dir taxca '
+        "--crl-url http://ca.example/ca.crl --delta-crl-url http://ca.example/delta.crl",
+    )
     p.add_argument("--subject", required=True, metavar="DN", help='e.g. "CN=Tax Root CA,O=Tax"')
     p.add_argument("--out-dir", required=True, metavar="DIR", help="the new CA folder")
     p.add_argument("--alg", default="ec-p256", metavar="NAME", help="key algorithm (ec-p256)")
@@ -90,6 +95,12 @@ def _register_init(sub: SubParsers) -> None:
     p.add_argument("--parent", metavar="DIR", help="make an intermediate under this CA folder")
     p.add_argument("--path-length", type=int, metavar="N", help="basicConstraints pathLen")
     p.add_argument("--crl-url", metavar="URL", help="CRL distribution point of issued certs")
+    p.add_argument(
+        "--delta-crl-url",
+        metavar="URL",
+        help="where delta CRLs are published: the freshestCRL extension of issued certs and "
+        "of complete CRLs (RFC 5280 §5.2.6)",
+    )
     p.add_argument("--ocsp-url", metavar="URL", help="OCSP responder URL of issued certs")
     p.add_argument("--ca-issuers-url", metavar="URL", help="where the CA certificate is")
     p.add_argument(
@@ -284,6 +295,7 @@ def cmd_ca_init(args: argparse.Namespace) -> int:
         parent=parent,
         path_length=args.path_length,
         crl_url=args.crl_url,
+        delta_crl_url=args.delta_crl_url,
         ocsp_url=args.ocsp_url,
         ca_issuers_url=args.ca_issuers_url,
         qualified=_qualified_settings(args),

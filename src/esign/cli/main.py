@@ -16,11 +16,15 @@ from typing import Any, TextIO
 from esign.cli import (
     batch_cmds,
     ca_cmds,
+    cosign_cmds,
+    csr_cmds,
     demo,
     envelope_cmds,
+    extend_cmds,
     key_cmds,
     signing_cmds,
     trust_cmds,
+    trusted_list_cmds,
     tsa_cmds,
 )
 from esign.cli.common import (
@@ -32,7 +36,19 @@ from esign.cli.common import (
 from esign.errors import DecryptionError, EsignError, NoMatchingRecipientError
 
 #: Each module registers its subcommands; a new command is one module and one entry here.
-COMMAND_MODULES = (demo, key_cmds, ca_cmds, signing_cmds, envelope_cmds, batch_cmds, tsa_cmds)
+COMMAND_MODULES = (
+    demo,
+    key_cmds,
+    csr_cmds,
+    ca_cmds,
+    signing_cmds,
+    cosign_cmds,
+    extend_cmds,
+    envelope_cmds,
+    batch_cmds,
+    tsa_cmds,
+    trusted_list_cmds,
+)
 
 # ``esign cert verify`` lives with the trust code; the ``cert`` group with the CA commands.
 if trust_cmds.add_cert_verify not in ca_cmds.CERT_SUBCOMMAND_HOOKS:

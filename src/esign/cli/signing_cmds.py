@@ -96,7 +96,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     v.set_defaults(func=cmd_verify)
 
 
-def _pem(der: bytes) -> bytes:
+def pem_cms(der: bytes) -> bytes:
+    """DER CMS as PEM (the ``CMS`` label openssl writes)."""
     body = base64.encodebytes(der).replace(b"\n", b"")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return b"-----BEGIN CMS-----\n" + b"\n".join(lines) + b"\n-----END CMS-----\n"
@@ -152,11 +153,27 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
                 timestamper=timestamper,
             )
         if args.pem:
-            out = _pem(out)
+            out = pem_cms(out)
     write_file(args.out, out)
     shape = "PAdES" if args.pdf else "detached" if detached else "attached"
     print(f"signed {args.file} -> {args.out} ({shape}{', S/MIME' if args.smime else ''})")
     return EXIT_VALID
+
+
+def _with_embedded_data(report: Any, signature: bytes) -> tuple[dict[str, Any], str]:
+    """The report as JSON and text, saying what validation data the signature carried
+    (B-LT: CRLs and OCSP responses the verifier used without being given them)."""
+    from esign.cli.extend_cmds import embedded_validation_data
+
+    payload, text = report.to_dict(), str(report)
+    embedded = embedded_validation_data(signature)
+    if embedded:
+        payload["embedded_validation_data"] = embedded
+        text += (
+            f"\nvalidation data in the signature (B-LT): {embedded['crls']} CRL(s), "
+            f"{embedded['ocsps']} OCSP response(s)"
+        )
+    return payload, text
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -218,11 +235,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         content = signed_content(signature)
         report = verify(signature, None, **options)
+    payload, text = _with_embedded_data(report, signature)
     to_stdout = args.out == "-"
     if to_stdout:
-        print(json.dumps(report.to_dict(), indent=2) if args.json else report, file=sys.stderr)
+        print(json.dumps(payload, indent=2) if args.json else text, file=sys.stderr)
     else:
-        emit(report.to_dict(), str(report), args.json)
+        emit(payload, text, args.json)
     if args.out:
         if not report.valid:
             print("esign: not valid: the content was not written", file=sys.stderr)

@@ -55,20 +55,30 @@ def sign_pdf(
     *,
     signer: Signer,
     chain: Sequence[x509.Certificate] = (),
-    field_name: str = "Signature1",
+    field_name: str | None = None,
     timestamper: TimeStamper | None = None,
 ) -> bytes:
-    """Sign a PDF (PAdES B-B, or B-T with a ``timestamper``) and return the new PDF."""
+    """Sign a PDF (PAdES B-B, or B-T with a ``timestamper``) and return the new PDF.
+
+    The signature goes into a new field (``Signature1``, or the next free
+    ``SignatureN`` when the PDF is signed already) as an incremental update, so earlier
+    signatures keep covering their own revisions. ``field_name`` names an existing empty
+    field (or a new one) instead.
+    """
     if len(pdf) > MAX_CMS_BYTES:
         raise MalformedInputError(f"PDF larger than {MAX_CMS_BYTES >> 20} MiB")
     key, certificate = signer
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        field_name = field_name or _free_field_name(writer)
+    except _PDF_ERRORS as exc:
+        raise MalformedInputError(f"cannot sign this PDF: {exc}") from exc
     meta = PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm=digest_for(key),
         subfilter=SigSeedSubFilter.PADES,
     )
     try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
         pdf_signer = PdfSigner(
             meta, signer=_pyhanko_signer(key, certificate, chain), timestamper=timestamper
         )
@@ -77,6 +87,17 @@ def sign_pdf(
         raise MalformedInputError(f"cannot sign this PDF: {exc}") from exc
     data: bytes = out.getvalue()
     return data
+
+
+def _free_field_name(writer: IncrementalPdfFileWriter) -> str:
+    """``Signature1``, or the first ``SignatureN`` no field of the PDF uses yet."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    taken = {name for name, _value, _ref in enumerate_sig_fields(writer.prev)}
+    number = 1
+    while f"Signature{number}" in taken:
+        number += 1
+    return f"Signature{number}"
 
 
 def verify_pdf(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from asn1crypto import cms, core
 from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -453,13 +454,15 @@ def add_validation_data(
     *,
     certificates: Sequence[x509.Certificate] = (),
     crls: Sequence[bytes | x509.CertificateRevocationList] = (),
+    ocsps: Sequence[bytes] = (),
 ) -> bytes:
     """Embed the chain and revocation data a verifier needs later, offline (CAdES B-LT).
 
-    Certificates go to ``SignedData.certificates`` and CRLs to ``SignedData.crls`` (ETSI EN
-    319 122-1 baseline B-LT), outside the signed attributes: existing signatures and
-    time-stamps stay valid. ``esign.verify`` uses the embedded CRLs together with the trust
-    context's own; they count only when signed by a CA in the validated path.
+    Certificates go to ``SignedData.certificates``, CRLs and OCSP responses (DER, as the
+    RFC 5940 ``id-ri-ocsp-response`` format) to ``SignedData.crls`` (ETSI EN 319 122-1
+    baseline B-LT), outside the signed attributes: existing signatures and time-stamps
+    stay valid. ``esign.verify`` uses the embedded data together with the trust
+    context's own; it counts only when signed by a CA (or responder) of the validated path.
     """
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -475,6 +478,21 @@ def add_validation_data(
                 choice.native  # noqa: B018 - refuse a malformed CRL now
             except PARSE_ERRORS as exc:
                 raise MalformedInputError(f"not a CRL: {exc}") from exc
+            if choice.dump() not in dumped:
+                present.append(choice)
+                dumped.add(choice.dump())
+        for response in ocsps:
+            try:
+                parsed = asn1_ocsp.OCSPResponse.load(response)
+                parsed.native  # noqa: B018 - refuse a malformed response now
+                if parsed["response_status"].native != "successful":
+                    raise MalformedInputError("only a successful OCSP response can be embedded")
+                choice = cms.RevocationInfoChoice(
+                    name="other",
+                    value={"other_rev_info_format": "ocsp_response", "other_rev_info": parsed},
+                )
+            except PARSE_ERRORS as exc:
+                raise MalformedInputError(f"not an OCSP response: {exc}") from exc
             if choice.dump() not in dumped:
                 present.append(choice)
                 dumped.add(choice.dump())
