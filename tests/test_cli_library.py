@@ -272,7 +272,9 @@ def test_delta_crl_url_is_kept_by_the_folder_ca(
         "--crl-url", "http://ca.example/ca.crl", "--delta-crl-url", "http://ca.example/delta.crl",
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads((ca / "ca.json").read_text())["delta_crl_url"] == "http://ca.example/delta.crl"
+    assert (
+        json.loads((ca / "ca.json").read_text())["delta_crl_url"] == "http://ca.example/delta.crl"
+    )
     assert cli(capsys, "key", "generate", "--alg", "ec-p256", "--unencrypted", "--out", key,
                "--public-out", tmp_path / "k.pub")[0] == 0  # fmt: skip
     cert = tmp_path / "c.pem"
@@ -296,8 +298,9 @@ def qualified(tmp_path: Path, capsys: pytest.CaptureFixture[str],
               monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:  # fmt: skip
     """A qualified eIDAS CA in a folder, a qualified signature made through the CLI."""
     monkeypatch.setenv("ESIGN_PASSWORD", "ca password")
-    p = {n: tmp_path / f for n, f in (("ca", "qca"), ("key", "iv.key"), ("csr", "iv.csr"),
-         ("cert", "iv.pem"), ("crl", "qca.crl"), ("doc", "doc.txt"), ("sig", "doc.p7s"))}  # fmt: skip
+    names = {"ca": "qca", "key": "iv.key", "csr": "iv.csr", "cert": "iv.pem", "crl": "qca.crl",
+             "doc": "doc.txt", "sig": "doc.p7s"}  # fmt: skip
+    p = {name: tmp_path / file for name, file in names.items()}
     steps = [
         ["ca", "init", "--subject", "CN=Qualified CA,O=QTSP,C=DE", "--out-dir", p["ca"],
          "--pds", "https://qtsp.example/pds"],
@@ -323,8 +326,10 @@ def test_trusted_list_create_json_makes_the_signature_qualified(
     code, report = _json_report(capsys, *verify)
     assert code == 0 and report["level"] == "advanced"
     listing = tmp_path / "tl.json"
-    code, _, err = cli(capsys, "trusted-list", "create", "--qualified-issuer",
-                       qualified["ca"] / "ca.pem", "--format", "json", "--out", listing)  # fmt: skip
+    code, _, err = cli(
+        capsys, "trusted-list", "create", "--qualified-issuer", qualified["ca"] / "ca.pem",
+        "--format", "json", "--out", listing,
+    )  # fmt: skip
     assert code == 0, err
     assert json.loads(listing.read_text())["format"] == "esign-trusted-list/1"
     code, report = _json_report(capsys, *verify, "--trusted-list", listing)

@@ -126,3 +126,44 @@ def test_cli_pdf(pki: Pki, tmp_path, capsys) -> None:  # type: ignore[no-untyped
         )
         == 2
     )
+
+
+def test_cli_signs_a_signed_pdf_again(  # type: ignore[no-untyped-def]
+    pki: Pki, other_pki: Pki, tmp_path, capsys
+) -> None:
+    """A second ``esign sign --pdf`` adds a field (Signature2) in an incremental update;
+    ``esign verify`` and pyHanko's validator both accept both signatures."""
+    import json
+
+    from esign.cli.main import main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = pki.write(tmp_path / "a"), other_pki.write(tmp_path / "b")
+    (tmp_path / "in.pdf").write_bytes(_pdf())
+    once, twice = tmp_path / "once.pdf", tmp_path / "twice.pdf"
+    for source, target, paths in ((tmp_path / "in.pdf", once, first), (once, twice, second)):
+        keys = ["--key", str(paths["ivanov_key"]), "--cert", str(paths["ivanov_cert"])]
+        assert main(["sign", str(source), *keys, "--pdf", "--out", str(target)]) == 0
+    assert twice.read_bytes().startswith(once.read_bytes()), "an incremental update"
+    capsys.readouterr()
+    trust = ["--trust", str(first["ca"]), str(second["ca"])]
+    crls = ["--crl", str(first["crl"]), str(second["crl"])]
+    assert main(["verify", str(twice), *trust, *crls, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["valid"] and [s["valid"] for s in payload["signatures"]] == [True, True]
+    assert [s["signer"]["issuer"] for s in payload["signatures"]] == [
+        pki.ca.certificate.subject.rfc4514_string(),
+        other_pki.ca.certificate.subject.rfc4514_string(),
+    ]
+    assert [w["code"] for w in payload["signatures"][0]["warnings"]] == ["pdf_later_revisions"]
+
+    reader = PdfFileReader(io.BytesIO(twice.read_bytes()))
+    assert [s.field_name for s in reader.embedded_signatures] == ["Signature1", "Signature2"]
+    context = ValidationContext(
+        trust_roots=[to_asn1(pki.ca.certificate), to_asn1(other_pki.ca.certificate)],
+        allow_fetching=False,
+    )
+    for sig in reader.embedded_signatures:
+        status = run_sync(async_validate_pdf_signature(sig, signer_validation_context=context))
+        assert status.intact and status.valid and status.trusted, status.pretty_print_details()

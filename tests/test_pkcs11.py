@@ -309,6 +309,26 @@ def test_command_line_names_token_keys_by_pkcs11_uri(
 
 
 @pytest.mark.parametrize("name", ["ec-p256", "rsa-3072", "ed25519"])
+def test_csr_create_for_a_token_key(
+    token: Pkcs11Token, softhsm: str, openssl: str, tmp_path: Path, name: str
+) -> None:
+    """``esign csr create --key pkcs11:...``: the token signs the request; openssl checks
+    its proof of possession and a CA issues from it."""
+    from .test_cli import esign
+
+    key = token.generate_key(name, f"csr-{name}")
+    uri = f"pkcs11:token={LABEL};object=csr-{name}?pin-value={PIN}&module-path={softhsm}"
+    csr = tmp_path / "token.csr"
+    made = esign("csr", "create", "--key", uri, "--subject", "CN=Token Holder", "--out", csr)
+    assert made.returncode == 0, made.stderr
+    checked = run(openssl, "req", "-verify", "-noout", "-in", csr)
+    assert checked.returncode == 0 and b"verify OK" in checked.stdout + checked.stderr
+    ca = CertificateAuthority.create_root("CN=CSR CA")
+    issued = ca.issue_from_csr(csr.read_bytes(), profile="signing")
+    assert issued.public_key() == key.public_key()
+
+
+@pytest.mark.parametrize("name", ["ec-p256", "rsa-3072", "ed25519"])
 def test_ca_whose_key_is_on_the_token_issues_what_openssl_accepts(
     token: Pkcs11Token, openssl: str, tmp_path: Path, name: str
 ) -> None:

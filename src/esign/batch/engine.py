@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives import serialization
 
 from esign.batch import worker
 from esign.batch.items import BatchItem
-from esign.progress import Progress
 from esign.batch.results import ResultWriter, done_paths, write_parquet
 from esign.batch.trustspec import TrustSpec
 from esign.certs import TrustContext
 from esign.errors import EsignError
 from esign.keys.algorithms import PrivateKey
+from esign.progress import Progress
 
 #: Chunks in flight per worker: enough to keep it busy while results travel back.
 IN_FLIGHT = 4
@@ -155,7 +155,8 @@ def _run(
     if workers < 1:
         raise EsignError("workers must be at least 1")
     counts = {"valid": 0, "not_valid": 0, "failed": 0}
-    bar = Progress(len(todo), enabled=progress)
+    label = "opening" if isinstance(job, worker.OpenJob) else "verifying"
+    bar = Progress(len(todo), label=label, enabled=progress)
     start = time.perf_counter()
     with ResultWriter(out_path) as writer:
 

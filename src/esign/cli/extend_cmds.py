@@ -106,7 +106,7 @@ def _fetch_crls(certificates: list[x509.Certificate], timeout: float) -> list[by
     crls = []
     for url in dict.fromkeys(urls):
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 - http only
+            with urllib.request.urlopen(url, timeout=timeout) as reply:
                 data = reply.read(MAX_REVINFO_BYTES + 1)
         except OSError as exc:
             raise UsageError(f"cannot fetch the CRL at {url}: {exc}") from exc

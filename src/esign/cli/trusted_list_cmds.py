@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from typing import TYPE_CHECKING, Any
 
 from esign.cli.common import (
     EXIT_VALID,
@@ -21,6 +22,9 @@ from esign.cli.common import (
     parse_time,
     write_file,
 )
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,9 +93,7 @@ def cmd_trusted_list_create(args: argparse.Namespace) -> int:
         for c in certificates_from(args.qualified_issuer)
     ]
     name = args.name or f"{args.jurisdiction}: qualified issuers"
-    trusted = TrustedList(
-        args.jurisdiction, name=name, territory=args.territory, entries=entries
-    )
+    trusted = TrustedList(args.jurisdiction, name=name, territory=args.territory, entries=entries)
     if args.format == "json":
         out = trusted.to_json().encode("utf-8") + b"\n"
     else:
@@ -117,7 +119,9 @@ def cmd_trusted_list_create(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
-def _scheme_signer(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[object, object]:
+def _scheme_signer(
+    args: argparse.Namespace, stack: contextlib.ExitStack[bool | None]
+) -> tuple[Any, x509.Certificate]:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     from esign.cli.keyref import open_key
@@ -131,9 +135,8 @@ def _scheme_signer(args: argparse.Namespace, stack: contextlib.ExitStack) -> tup
     return key, certificate
 
 
-def _common_name(certificate: object) -> str:
+def _common_name(certificate: x509.Certificate) -> str:
     from cryptography import x509
 
-    assert isinstance(certificate, x509.Certificate)
     names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(names[0].value) if names else certificate.subject.rfc4514_string()
