@@ -4,7 +4,10 @@ a real peer (openssl) where one exists."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -360,3 +363,80 @@ def test_trusted_list_create_signed_xml(
     unsigned = cli(capsys, "trusted-list", "create", "--qualified-issuer",
                    qualified["ca"] / "ca.pem", "--out", tmp_path / "u.xml")  # fmt: skip
     assert "--sign-key" in one_line_failure(unsigned)
+
+
+@pytest.fixture
+def crl_server() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """An HTTP server on 127.0.0.1 that serves ``state["crl"]`` at /ca.crl."""
+    state: dict[str, bytes] = {"crl": b""}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = state["crl"] if self.path == "/ca.crl" else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/ca.crl", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_extend_fetches_the_crl_from_the_distribution_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    crl_server: tuple[str, dict[str, bytes]],
+) -> None:  # fmt: skip
+    from esign.certs import CertificateAuthority
+
+    url, state = crl_server
+    ca = CertificateAuthority.create_root("CN=Publishing CA", crl_url=url)
+    key = generate_key("ec-p256")
+    cert = ca.issue(key.public_key(), subject="CN=Ivan Ivanov", profile="signing")
+    state["crl"] = ca.crl().public_bytes(serialization.Encoding.DER)
+    files = {"ca": tmp_path / "ca.pem", "cert": tmp_path / "c.pem", "key": tmp_path / "k.pem"}
+    files["ca"].write_bytes(ca.certificate.public_bytes(PEM))
+    files["cert"].write_bytes(cert.public_bytes(PEM))
+    files["key"].write_bytes(
+        key.private_bytes(PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    doc, sig, extended = tmp_path / "doc", tmp_path / "s.p7s", tmp_path / "lt.p7s"
+    doc.write_bytes(DOC)
+    assert cli(capsys, "sign", doc, "--key", files["key"], "--cert", files["cert"],
+               "--out", sig)[0] == 0  # fmt: skip
+    code, out, err = cli(capsys, "extend", sig, "--fetch", "--out", extended)
+    assert code == 0 and "1 CRL(s)" in out, err
+    state["crl"] = b""  # offline from here on
+    code, report = _json_report(capsys, extended, "--data", doc, "--trust", files["ca"])
+    assert code == 0 and report["valid"], report["errors"]
+    assert report["embedded_validation_data"] == {"crls": 1, "ocsps": 0}
+    gone = cli(capsys, "extend", sig, "--fetch", "--out", tmp_path / "x.p7s")
+    assert "cannot fetch" in one_line_failure(gone)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["csr", "create"],
+        ["cosign"],
+        ["countersign"],
+        ["extend"],
+        ["trusted-list", "create"],
+        ["ca", "init"],
+    ],
+)
+def test_new_commands_show_an_example_in_help(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    assert f"example: esign {' '.join(command)} " in " ".join(capsys.readouterr().out.split())
