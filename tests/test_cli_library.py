@@ -440,3 +440,29 @@ def test_new_commands_show_an_example_in_help(
         main([*command, "--help"])
     assert exited.value.code == 0
     assert f"example: esign {' '.join(command)} " in " ".join(capsys.readouterr().out.split())
+
+
+def test_cosign_with_a_time_stamp(
+    pki: Pki, files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``esign cosign --tsa URL``: the new signer's signature is time-stamped (B-T) by a
+    TSA on 127.0.0.1; the first signer's stays as it was."""
+    from esign.signing.timestamps import TimeStampAuthority
+
+    from . import _signing_pki as helpers
+
+    petrov_key, petrov_cert = _issue_signer(pki, tmp_path, "Petr Petrov")
+    sig, both = tmp_path / "one.p7s", tmp_path / "two.p7s"
+    assert cli(capsys, "sign", files["doc"], "--key", files["ivanov_key"],
+               "--cert", files["ivanov_cert"], "--out", sig)[0] == 0  # fmt: skip
+    with TimeStampAuthority(*helpers.tsa(pki.ca)).serve() as server:
+        code, _, err = cli(capsys, "cosign", sig, "--data", files["doc"], "--key", petrov_key,
+                           "--cert", petrov_cert, "--tsa", server.url, "--out", both)  # fmt: skip
+    assert code == 0, err
+    assert both.read_bytes().find(sig.read_bytes()[-64:]) > 0, "the first signer kept its bytes"
+    code, report = _json_report(
+        capsys, both, "--data", files["doc"], "--trust", files["ca"], "--crl", files["crl"]
+    )
+    assert code == 0, report["errors"]
+    stamped = {r["signer"]["subject"]: r["timestamp"] for r in [report, *report["cosigners"]]}
+    assert stamped["CN=Ivan Ivanov"] is None and stamped["CN=Petr Petrov"] is not None

@@ -220,6 +220,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if args.data:
             print("esign: note: --data is ignored for S/MIME input", file=sys.stderr)
         message = read_smime(signature)
+        signature = message.signature  # the CMS inside, for the report's embedded data
         content = message.content
         report = verify(message.signature, message.content, **options)
     elif args.data:
