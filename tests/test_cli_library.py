@@ -466,3 +466,15 @@ def test_cosign_with_a_time_stamp(
     assert code == 0, report["errors"]
     stamped = {r["signer"]["subject"]: r["timestamp"] for r in [report, *report["cosigners"]]}
     assert stamped["CN=Ivan Ivanov"] is None and stamped["CN=Petr Petrov"] is not None
+
+
+@pytest.mark.parametrize("alg", ["x25519", "ml-kem-768"])
+def test_csr_create_refuses_keys_that_cannot_sign(
+    alg: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "k.pem"
+    assert cli(capsys, "key", "generate", "--alg", alg, "--unencrypted", "--out", key)[0] == 0
+    result = cli(capsys, "csr", "create", "--key", key, "--subject", "CN=x",
+                 "--out", tmp_path / "x.csr")  # fmt: skip
+    assert "cannot sign a request" in one_line_failure(result)
+    assert not (tmp_path / "x.csr").exists()

@@ -17,8 +17,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
 
 from esign.diagnose import explain
-from esign.errors import InvalidCsrError, MalformedInputError, UnsupportedAlgorithmError
-from esign.keys.algorithms import PrivateKey, PublicKey, is_public_key
+from esign.errors import (
+    CertificateProfileError,
+    InvalidCsrError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
+from esign.keys.algorithms import PrivateKey, PublicKey, algorithm_name, is_public_key
 from esign.keys.handle import KeyHandle
 
 MAX_CSR = 1 << 20
@@ -126,4 +131,11 @@ def create_csr(
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     except ValueError as exc:
         raise InvalidCsrError(f"cannot make the request: {exc}") from exc
-    return sign_csr(builder, key, signature_hash(key))
+    try:
+        algorithm = signature_hash(key)
+    except CertificateProfileError:
+        name = key.algorithm if isinstance(key, KeyHandle) else algorithm_name(key)
+        raise UnsupportedAlgorithmError(
+            f"a {name} key cannot sign a request (only signing keys are certified from a request)"
+        ) from None
+    return sign_csr(builder, key, algorithm)
