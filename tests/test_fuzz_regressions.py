@@ -215,3 +215,33 @@ TRUSTED_LIST_NOT_UTF8 = (
 def test_trusted_list_that_is_not_utf8_is_refused() -> None:
     with pytest.raises(TrustedListError, match="not UTF-8"):
         read_trusted_list(TRUSTED_LIST_NOT_UTF8, verify_signature=False)
+
+
+#: fuzz smime, 2026-11-29: a non-ASCII byte in Content-Transfer-Encoding made the stdlib
+#: parser (compat32) return an ``email.header.Header``, whose missing ``.strip`` escaped as
+#: AttributeError.
+SMIME_ODD_ENCODING = (
+    b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+    b"Content-Transfer-Encoding: \xffbase64\r\n\r\nMIIB\r\n"
+)
+
+
+def test_smime_with_a_non_ascii_transfer_encoding_is_refused() -> None:
+    from esign.signing.smime import read_smime
+
+    with pytest.raises(MalformedInputError, match="unknown Content-Transfer-Encoding"):
+        read_smime(SMIME_ODD_ENCODING)
+
+
+def test_smime_protocol_parameter_in_rfc2231_form_is_read() -> None:
+    """``protocol*=`` (RFC 2231) came back as a tuple; it is the same protocol."""
+    from esign.signing.smime import read_smime
+
+    message = (
+        b"Content-Type: multipart/signed; boundary=x;"
+        b" protocol*=us-ascii''application%2Fpkcs7-signature\r\n\r\n"
+        b"--x\r\nhello\r\n--x\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--x--\r\n"
+    )
+    read = read_smime(message)
+    assert read.content == b"hello"
+    assert read.signature == base64.b64decode("MIIB")
