@@ -245,3 +245,25 @@ def test_smime_protocol_parameter_in_rfc2231_form_is_read() -> None:
     read = read_smime(message)
     assert read.content == b"hello"
     assert read.signature == base64.b64decode("MIIB")
+
+
+#: fuzz certificate, 2026-11-29: a subject attribute whose OID asn1crypto types as an
+#: ObjectDescriptor made pyHanko's name comparison raise AttributeError inside path
+#: building (the CRL finding above, met again through path validation).
+CERT_ODD_SUBJECT = base64.b64decode(
+    "MIIBpDCCAUqgAwIBAgIUVSHj4cMOrkYd01fap4qDCLKULtEwCgYIKoZIzj0EAwIwFzEVMBMGA1UEAwwMRnV6"
+    "eiBSb290IENBMB4XDTI2MTEyOTE3NTAzN1oXDTI3MTEyOTE3NTUzN1owFjEUMBIGA04EAycLRnV6eiBTaWdu"
+    "ZXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARDADzQiIkpyXFSfAEyp6EDh4dSRpYoHwQPaAsL/JkaePl3"
+    "MyGMk9INpTILJ2XP0eh3PjYetpPnheHSZTMdxLcWo3UwczAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIG"
+    "wDAdBgNVHQ4EFgQU7lwnZqmVCCqh9oUEK+rx+R9ImM8wHwYDVR0jBBj//yz/OoNn0rH8GUaxE+Uztd4Pu4kS"
+    "LFwwEwYDVR0lBAwwCgYIKwYBBQUHAwQwCgYIKoZIzj0EAwIDSAAwRQIhAK6qV8jwh7jIzBc9gQypLUh7yGdA"
+    "jXrL/kXwSBbzZR4OAiB6g4AvwF6ami8qzdIVtDXDV0sNwSBjnliepUrij1drNQ=="
+)
+
+
+def test_certificate_with_an_odd_subject_attribute_is_a_malformed_path(pki: Pki) -> None:
+    (certificate,) = parse_certificates(CERT_ODD_SUBJECT)
+    result = pki.trust.validate(certificate, at=certificate.not_valid_before_utc)
+    assert not result.trusted
+    assert [f.code for f in result.failures] == ["malformed"]
+    assert "name attribute of the wrong type" in result.failures[0].message
