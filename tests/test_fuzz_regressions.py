@@ -215,3 +215,55 @@ TRUSTED_LIST_NOT_UTF8 = (
 def test_trusted_list_that_is_not_utf8_is_refused() -> None:
     with pytest.raises(TrustedListError, match="not UTF-8"):
         read_trusted_list(TRUSTED_LIST_NOT_UTF8, verify_signature=False)
+
+
+#: fuzz smime, 2026-11-29: a non-ASCII byte in Content-Transfer-Encoding made the stdlib
+#: parser (compat32) return an ``email.header.Header``, whose missing ``.strip`` escaped as
+#: AttributeError.
+SMIME_ODD_ENCODING = (
+    b"Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+    b"Content-Transfer-Encoding: \xffbase64\r\n\r\nMIIB\r\n"
+)
+
+
+def test_smime_with_a_non_ascii_transfer_encoding_is_refused() -> None:
+    from esign.signing.smime import read_smime
+
+    with pytest.raises(MalformedInputError, match="unknown Content-Transfer-Encoding"):
+        read_smime(SMIME_ODD_ENCODING)
+
+
+def test_smime_protocol_parameter_in_rfc2231_form_is_read() -> None:
+    """``protocol*=`` (RFC 2231) came back as a tuple; it is the same protocol."""
+    from esign.signing.smime import read_smime
+
+    message = (
+        b"Content-Type: multipart/signed; boundary=x;"
+        b" protocol*=us-ascii''application%2Fpkcs7-signature\r\n\r\n"
+        b"--x\r\nhello\r\n--x\r\nContent-Type: application/pkcs7-signature\r\n\r\nMIIB\r\n--x--\r\n"
+    )
+    read = read_smime(message)
+    assert read.content == b"hello"
+    assert read.signature == base64.b64decode("MIIB")
+
+
+#: fuzz certificate, 2026-11-29: a subject attribute whose OID asn1crypto types as an
+#: ObjectDescriptor made pyHanko's name comparison raise AttributeError inside path
+#: building (the CRL finding above, met again through path validation).
+CERT_ODD_SUBJECT = base64.b64decode(
+    "MIIBpDCCAUqgAwIBAgIUVSHj4cMOrkYd01fap4qDCLKULtEwCgYIKoZIzj0EAwIwFzEVMBMGA1UEAwwMRnV6"
+    "eiBSb290IENBMB4XDTI2MTEyOTE3NTAzN1oXDTI3MTEyOTE3NTUzN1owFjEUMBIGA04EAycLRnV6eiBTaWdu"
+    "ZXIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARDADzQiIkpyXFSfAEyp6EDh4dSRpYoHwQPaAsL/JkaePl3"
+    "MyGMk9INpTILJ2XP0eh3PjYetpPnheHSZTMdxLcWo3UwczAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIG"
+    "wDAdBgNVHQ4EFgQU7lwnZqmVCCqh9oUEK+rx+R9ImM8wHwYDVR0jBBj//yz/OoNn0rH8GUaxE+Uztd4Pu4kS"
+    "LFwwEwYDVR0lBAwwCgYIKwYBBQUHAwQwCgYIKoZIzj0EAwIDSAAwRQIhAK6qV8jwh7jIzBc9gQypLUh7yGdA"
+    "jXrL/kXwSBbzZR4OAiB6g4AvwF6ami8qzdIVtDXDV0sNwSBjnliepUrij1drNQ=="
+)
+
+
+def test_certificate_with_an_odd_subject_attribute_is_a_malformed_path(pki: Pki) -> None:
+    (certificate,) = parse_certificates(CERT_ODD_SUBJECT)
+    result = pki.trust.validate(certificate, at=certificate.not_valid_before_utc)
+    assert not result.trusted
+    assert [f.code for f in result.failures] == ["malformed"]
+    assert "name attribute of the wrong type" in result.failures[0].message

@@ -596,6 +596,13 @@ class TrustContext:
                 # traceback (constructors already refuse most of it up front).
                 failure = PathFailure("malformed", f"malformed data in the path: {exc}")
                 raise _Refused(PathResult(False, self.name, failures=[failure])) from exc
+            except AttributeError as exc:
+                # asn1crypto types a name attribute by its OID; a value of another type
+                # (an ObjectDescriptor where a string belongs) fails when names are compared
+                failure = PathFailure(
+                    "malformed", "malformed data in the path: a name attribute of the wrong type"
+                )
+                raise _Refused(PathResult(False, self.name, failures=[failure])) from exc
         except _Refused as refusal:
             result = refusal.result
             result.failures = [

@@ -13,6 +13,7 @@ import base64
 import binascii
 import email
 import email.policy
+import email.utils
 import re
 import secrets
 from collections.abc import Sequence
@@ -124,6 +125,32 @@ def _headers(data: bytes) -> Message:
     return email.message_from_bytes(data[: match.end()], policy=email.policy.compat32)
 
 
+_TRANSFER_ENCODINGS = ("base64", "binary", "7bit", "8bit")
+
+
+def _header(headers: Message, name: str, default: str) -> str:
+    """A header as text: compat32 gives an ``email.header.Header`` for non-ASCII bytes."""
+    value = headers.get(name)
+    return default if value is None else str(value)
+
+
+def _transfer_encoding(headers: Message) -> str:
+    encoding = _header(headers, "Content-Transfer-Encoding", "base64").strip().lower()
+    if encoding not in _TRANSFER_ENCODINGS:
+        raise MalformedInputError(
+            f"unknown Content-Transfer-Encoding {encoding[:40]!r}: expected base64 or binary"
+        )
+    return encoding
+
+
+def _protocol(headers: Message) -> str:
+    """The multipart/signed ``protocol`` parameter, also in its RFC 2231 form."""
+    value = headers.get_param("protocol")
+    if value is None:
+        return ""
+    return str(email.utils.collapse_rfc2231_value(value)).lower()
+
+
 def is_smime(data: bytes) -> bool:
     """Whether ``data`` looks like a signed S/MIME message (not DER or PEM CMS)."""
     if data[:1] == b"\x30" or data.lstrip().startswith(b"-----BEGIN"):
@@ -151,12 +178,11 @@ def read_smime(data: bytes) -> SmimeMessage:
     kind = headers.get_content_type()
     body = data[_HEADER_END.search(data[:MAX_HEADER_BYTES]).end() :]  # type: ignore[union-attr]
     if kind in MIME_TYPES:
-        encoding = (headers.get("Content-Transfer-Encoding") or "base64").strip().lower()
-        der = _decode_base64(body) if encoding == "base64" else body
+        der = _decode_base64(body) if _transfer_encoding(headers) == "base64" else body
         return SmimeMessage(der, None, "application/pkcs7-mime")
     if kind != "multipart/signed":
         raise MalformedInputError(f"not a signed S/MIME message: {kind}")
-    protocol = (headers.get_param("protocol") or "").lower()  # type: ignore[union-attr]
+    protocol = _protocol(headers)
     if protocol not in SIGNATURE_TYPES:
         raise MalformedInputError(f"multipart/signed with unknown protocol {protocol!r}")
     boundary = headers.get_boundary()
@@ -182,6 +208,5 @@ def read_smime(data: bytes) -> SmimeMessage:
         raise MalformedInputError("multipart/signed: the second part is not a signature")
     end_of_headers = _HEADER_END.search(part)
     part_body = part[end_of_headers.end() :] if end_of_headers else b""
-    encoding = (part_headers.get("Content-Transfer-Encoding") or "base64").strip().lower()
-    der = _decode_base64(part_body) if encoding == "base64" else part_body
+    der = _decode_base64(part_body) if _transfer_encoding(part_headers) == "base64" else part_body
     return SmimeMessage(der, content, "multipart/signed")
