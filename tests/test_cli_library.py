@@ -478,3 +478,17 @@ def test_csr_create_refuses_keys_that_cannot_sign(
                  "--out", tmp_path / "x.csr")  # fmt: skip
     assert "cannot sign a request" in one_line_failure(result)
     assert not (tmp_path / "x.csr").exists()
+
+
+def test_cosign_over_other_data_is_refused(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A co-signer given another file than the one signed would break the first signer."""
+    sig, other, out = tmp_path / "one.p7s", tmp_path / "other.txt", tmp_path / "two.p7s"
+    other.write_bytes(DOC + b" (changed)")
+    assert cli(capsys, "sign", files["doc"], "--key", files["ivanov_key"],
+               "--cert", files["ivanov_cert"], "--out", sig)[0] == 0  # fmt: skip
+    result = cli(capsys, "cosign", sig, "--data", other, "--key", files["ivanov_key"],
+                 "--cert", files["ivanov_cert"], "--out", out)  # fmt: skip
+    assert "not the document the existing signature signed" in one_line_failure(result)
+    assert not out.exists()

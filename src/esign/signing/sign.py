@@ -319,6 +319,8 @@ def add_signer(
         if content is None and data is None:
             raise MalformedInputError("detached signature: the signed data must be given")
         source: bytes | BinaryIO = content if content is not None else data  # type: ignore[assignment]
+        if content is None:
+            _check_same_document(signed["signer_infos"], source)
         own = sign(
             source,
             signer=signer,
@@ -343,6 +345,45 @@ def add_signer(
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     return der
+
+
+def _check_same_document(infos: cms.SignerInfos, data: bytes | BinaryIO) -> None:
+    """Refuse to add a signer over other data than the existing signers signed.
+
+    A detached signature does not carry its document, so a co-signer given the wrong file
+    would produce a SignedData whose first signers no longer verify: compare the data's
+    digest with each existing signer's messageDigest attribute first.
+    """
+    expected: dict[str, set[bytes]] = {}
+    for info in infos:
+        if not info["signed_attrs"]:
+            continue
+        for attribute in info["signed_attrs"]:
+            if attribute["type"].native == "message_digest":
+                name = info["digest_algorithm"]["algorithm"].native
+                expected.setdefault(name, set()).add(attribute["values"][0].native)
+    hashers = {}
+    for name in expected:
+        try:
+            hashers[name] = hashlib.new(name)
+        except ValueError:
+            continue  # a digest hashlib lacks (GOST): its signer is checked by verify
+    if not hashers:
+        return
+    if isinstance(data, bytes):
+        for hasher in hashers.values():
+            hasher.update(data)
+    else:
+        start = data.tell()
+        while chunk := data.read(1 << 20):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+        data.seek(start)
+    if not any(hasher.digest() in expected[name] for name, hasher in hashers.items()):
+        raise MalformedInputError(
+            "the data given is not the document the existing signature signed "
+            "(its digest differs from the signers' message digest): give the same file"
+        )
 
 
 def _named_signer(
