@@ -267,3 +267,19 @@ def test_certificate_with_an_odd_subject_attribute_is_a_malformed_path(pki: Pki)
     assert not result.trusted
     assert [f.code for f in result.failures] == ["malformed"]
     assert "name attribute of the wrong type" in result.failures[0].message
+
+
+#: fuzz crl, 2026-11-29 (the ten-minute run): a BIT STRING inside the issuer name whose
+#: chunks asn1crypto indexes past their end raised IndexError, which the CRL reader did
+#: not catch; every reader now catches one tuple, ``esign.errors.PARSE_ERRORS``.
+CRL_BAD_BIT_STRING = base64.b64decode(
+    "MIHPMHcCAQEwCgYIKoZIzj0EAwIwFzEVMBMGA1UEVjAMZQAkAOMAPAR0IEMBFw0yNjExMjkxODA4MTZaFw0y"
+    "NjEyMDYxODA4MTZaoC8wLTAKBgMkHRQEAwIBAjAfBgNVHSMEGDAWgBTTbFzhJxskYMQyrMMBmlLLUAx53TAK"
+    "BggqhkjOPQQDAgNIADBFAiEAy1fm5tYP+DO9A//30Fcz1jzJH7AhRO6smQybOmZqqwUCIFtGf2hC1KXyFmOP"
+    "xOoJDXC19e6plx+SyCzM4TVcF4ld"
+)
+
+
+def test_crl_with_a_bad_bit_string_in_its_issuer_is_refused() -> None:
+    with pytest.raises(MalformedInputError, match="CRL"):
+        parse_crl(CRL_BAD_BIT_STRING)

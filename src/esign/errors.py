@@ -250,3 +250,18 @@ class AccountExistsError(CredentialError):
     """An account with this name or TIN is already registered."""
 
     code = "account_exists"
+
+
+#: What a parser (asn1crypto above all) may raise on malformed input, however deep the
+#: fault lies. Every entry point that reads outside bytes catches exactly these and turns
+#: them into a named refusal; one tuple, so a fault class found by fuzzing is added once.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    UnicodeDecodeError,
+    AttributeError,
+)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp as x509_ocsp
 
 from esign.diagnose import explain
-from esign.errors import InputTooLargeError, MalformedInputError
+from esign.errors import PARSE_ERRORS, InputTooLargeError, MalformedInputError
 from esign.gost.x509 import crl_signed_by
 from esign.limits import (
     MAX_CRL_ENTRIES,
@@ -43,6 +43,13 @@ _SIMPLE_ENTRY_EXTENSIONS = frozenset({"crl_reason", "invalidity_date"})
 
 CrlInput: TypeAlias = "bytes | x509.CertificateRevocationList | asn1_crl.CertificateList"
 OcspInput: TypeAlias = "bytes | x509_ocsp.OCSPResponse | asn1_ocsp.OCSPResponse"
+
+#: cryptography's own refusals of a CRL, besides the parse errors
+_CRL_ERRORS: tuple[type[Exception], ...] = (
+    *PARSE_ERRORS,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+)
 
 
 def _unpem(data: bytes, kind: str) -> bytes:
@@ -78,14 +85,7 @@ def parse_crl(data: CrlInput) -> asn1_crl.CertificateList:
         parsed = asn1_crl.CertificateList.load(der, strict=True)
         tbs = parsed["tbs_cert_list"]
         _ = (tbs["issuer"].native, tbs["this_update"].native, tbs["next_update"].native)
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        x509.InvalidVersion,
-        x509.DuplicateExtension,
-    ) as exc:
+    except _CRL_ERRORS as exc:
         raise MalformedInputError(
             explain(der, "CRL", exc, der_only=True, advice="give an X.509 CRL in PEM or DER")
         ) from exc
@@ -102,13 +102,13 @@ def parse_ocsp_response(data: OcspInput) -> asn1_ocsp.OCSPResponse:
     try:
         parsed = asn1_ocsp.OCSPResponse.load(der, strict=True)
         status = parsed["response_status"].native
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
     if status != "successful":
         raise MalformedInputError(f"the OCSP response carries no status: it says {status!r}")
     try:
         count = len(parsed["response_bytes"]["response"].parsed["tbs_response_data"]["responses"])
-    except (ValueError, TypeError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError(explain(der, "OCSP response", exc, der_only=True)) from exc
     if count > MAX_OCSP_RESPONSES:
         raise InputTooLargeError(
@@ -201,7 +201,7 @@ def revocation_from_signed_data(signed_data: cms.SignedData) -> EmbeddedRevocati
                         )
             if len(crls) + len(ocsps) > MAX_EMBEDDED_REVINFO:
                 break
-    except (ValueError, TypeError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed revocation values in the signature: {exc}") from exc
     if len(crls) + len(ocsps) > MAX_EMBEDDED_REVINFO:
         raise InputTooLargeError(

@@ -46,7 +46,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidator,
 )
 
-from esign.errors import EsignError, InvalidSignatureError, MalformedInputError
+from esign.errors import PARSE_ERRORS, EsignError, InvalidSignatureError, MalformedInputError
 from esign.gost import params
 from esign.gost.keys import GostPublicKey
 from esign.gost.x509 import verify_signed
@@ -199,7 +199,7 @@ def validate(
         path = run_sync(
             validator.async_validate_usage(key_usage or set(), extended_key_usage or None)
         )
-    except (ValueError, TypeError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         return ChainResult(False, code="malformed", message=f"unreadable certificate: {exc}")
     except MalformedInputError as exc:
         return ChainResult(False, code="malformed", message=str(exc))

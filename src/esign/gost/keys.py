@@ -21,7 +21,12 @@ from typing import Any
 from asn1crypto import core, pem
 from cryptography.hazmat.primitives import serialization
 
-from esign.errors import InvalidSignatureError, MalformedInputError, UnsupportedAlgorithmError
+from esign.errors import (
+    PARSE_ERRORS,
+    InvalidSignatureError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
 from esign.gost import params
 from esign.gost.params import ParamSet
 from esign.gost.structures import GostKeyAlgorithm, GostPrivateKeyInfo, GostPublicKeyInfo
@@ -137,7 +142,7 @@ class GostPublicKey:
             info = GostPublicKeyInfo.load(spki, strict=True)
             paramset = paramset_of(info["algorithm"])
             octets = core.OctetString.load(bytes(info["public_key"].native), strict=True).native
-        except (ValueError, TypeError, KeyError) as exc:
+        except PARSE_ERRORS as exc:
             raise MalformedInputError(f"malformed GOST public key: {exc}") from exc
         size = paramset.size
         if not isinstance(octets, bytes) or len(octets) != 2 * size:
@@ -272,7 +277,7 @@ def is_gost_pkcs8(der: bytes) -> bool:
     try:
         info = GostPrivateKeyInfo.load(der)
         oid: str = info["private_key_algorithm"]["algorithm"].dotted
-    except (ValueError, TypeError, KeyError):
+    except PARSE_ERRORS:
         return False
     return oid in params.KEY_OIDS
 
@@ -283,7 +288,7 @@ def load_pkcs8(der: bytes) -> GostPrivateKey:
         info = GostPrivateKeyInfo.load(der, strict=True)
         paramset = paramset_of(info["private_key_algorithm"])
         raw = info["private_key"].contents
-    except (ValueError, TypeError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed GOST private key: {exc}") from exc
     return GostPrivateKey(paramset, _scalar(bytes(raw), paramset.size))
 

@@ -20,19 +20,20 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from esign.certs.trust import TrustContext
 from esign.certs.trusted_list import TrustedList
-from esign.errors import EsignError, MalformedInputError
+from esign.errors import PARSE_ERRORS, EsignError, MalformedInputError
 from esign.gost import params, streebog
 from esign.gost.cms import _content, _der, check_signer, is_gost_signed_data
 from esign.gost.x509 import describe_key
 from esign.signing.levels import decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
 
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 _HASHES = {
     "2.16.840.1.101.3.4.2.1": "sha256",
     "2.16.840.1.101.3.4.2.2": "sha384",
     "2.16.840.1.101.3.4.2.3": "sha512",
 }
+
+_TOKEN_ERRORS: tuple[type[Exception], ...] = (*PARSE_ERRORS, EsignError)
 
 
 def _imprint(oid: str, data: bytes) -> bytes | None:
@@ -79,7 +80,7 @@ def _check_timestamp(
         gen_time: datetime.datetime = info["gen_time"].native
         certificates = _embedded(signed) + list(extra)
         signers = list(signed["signer_infos"])
-    except (*_PARSE_ERRORS, EsignError) as exc:
+    except _TOKEN_ERRORS as exc:
         report.error("timestamp_invalid", f"unreadable signature time-stamp: {exc}")
         return None
     if expected is None or not hmac.compare_digest(expected, imprint["hashed_message"].native):
@@ -178,7 +179,7 @@ def verify(
         digest, mismatch = _content(signed, data)
     except EsignError:
         raise
-    except _PARSE_ERRORS as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
     if not signers:
         raise MalformedInputError("the SignedData has no signer")
@@ -208,7 +209,7 @@ def verify(
                 jurisdiction,
                 tsa_trust or trust,
             )
-        except _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             report = VerificationReport()
             report.error("signature_unverifiable", f"malformed signer: {exc}")
         if mismatch:

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12 as c_pkcs12
 
 from esign.errors import (
+    PARSE_ERRORS,
     MalformedInputError,
     PasswordRequiredError,
     UnsupportedAlgorithmError,
@@ -57,7 +58,7 @@ def looks_like_pkcs12(data: bytes) -> bool:
             "data",
             "signed_data",
         )
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except PARSE_ERRORS:
         return False
 
 
@@ -194,7 +195,7 @@ def check_pkcs12_bounds(data: bytes) -> list[str]:
         return described
     except (MalformedInputError, UnsupportedAlgorithmError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError("not a readable PKCS#12 file") from exc
 
 

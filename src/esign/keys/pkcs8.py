@@ -29,7 +29,12 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from esign.asn1 import KEY_CHECK_OID, KeyCheckAttribute, KeyCheckAttributes
-from esign.errors import MalformedInputError, UnsupportedAlgorithmError, WrongPasswordError
+from esign.errors import (
+    PARSE_ERRORS,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+    WrongPasswordError,
+)
 
 SCRYPT_OID = "1.3.6.1.4.1.11591.4.11"  # id-scrypt, RFC 7914 section 7
 
@@ -186,7 +191,7 @@ def check_key(plain_pkcs8: bytes, spki_der: bytes) -> None:
                 expected.extend(bytes(value.native) for value in values)
     except WrongPasswordError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except PARSE_ERRORS:
         raise WrongPasswordError(_WRONG) from None
     digest = hashes.Hash(hashes.SHA256())
     digest.update(spki_der)
@@ -207,7 +212,7 @@ def decrypt_pkcs8(der: bytes, password: bytes) -> bytes | None:
         return _decrypt_pbes2(der, password, protection)
     except (WrongPasswordError, MalformedInputError):
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError("not a readable encrypted PKCS#8 key") from exc
 
 
@@ -329,7 +334,7 @@ def inspect_encrypted(der: bytes) -> Protection:
             )
     except MalformedInputError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except PARSE_ERRORS as exc:
         raise MalformedInputError("not a readable encrypted PKCS#8 key") from exc
     raise UnsupportedAlgorithmError(f"unsupported PBES2 key derivation {kdf_oid}")
 

@@ -16,6 +16,7 @@ from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from esign.errors import (
+    PARSE_ERRORS,
     EsignError,
     KeyStorageError,
     MalformedInputError,
@@ -246,7 +247,7 @@ def _parse_encrypted_pkcs8(data: bytes, password: bytes) -> PrivateKey | None:
         info = core.Sequence.load(plain, strict=True)
         if [info[i].tag for i in range(3)] != [2, 16, 4]:
             raise ValueError("not a PrivateKeyInfo")
-    except (ValueError, TypeError, KeyError, IndexError):
+    except PARSE_ERRORS:
         # Padding passed by chance (about 1 wrong password in 256); the rest is noise.
         raise WrongPasswordError(
             "wrong password for the private key (or the file is damaged)"
@@ -296,7 +297,7 @@ def _explain_post_quantum_form(data: bytes) -> None:
         oid = core.Sequence.load(info[1].dump())[0]
         name = _PQ_OIDS.get(core.ObjectIdentifier.load(oid.dump()).dotted)
         form = {0x04: "expanded", 0x30: "both (seed and expanded)"}.get(info[2].contents[0])
-    except (ValueError, TypeError, KeyError, IndexError):
+    except PARSE_ERRORS:
         return
     if name and form:
         raise UnsupportedAlgorithmError(
@@ -311,7 +312,7 @@ def _check_der_bounds(data: bytes) -> bool:
 
     try:
         keys.EncryptedPrivateKeyInfo.load(data, strict=True).native  # noqa: B018
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except PARSE_ERRORS:
         return False  # not encrypted PKCS#8: cryptography reads (or refuses) it
     inspect_encrypted(data)
     return True

@@ -15,22 +15,11 @@ from typing import Any
 from asn1crypto import cms, core
 
 from esign.diagnose import explain, humanize
+from esign.errors import PARSE_ERRORS as PARSE_ERRORS
 from esign.errors import InputTooLargeError, MalformedInputError
 from esign.limits import MAX_ASN1_DEPTH as MAX_DEPTH
 from esign.limits import MAX_ATTRIBUTES, MAX_CERTIFICATES, MAX_SIGNERS
 from esign.limits import MAX_CMS_BYTES as MAX_CMS_BYTES
-
-#: What asn1crypto may raise on malformed input, however deep the fault lies.
-PARSE_ERRORS: tuple[type[Exception], ...] = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    RecursionError,
-    UnicodeDecodeError,
-    AttributeError,
-)
 
 _PEM = re.compile(rb"-----BEGIN (CMS|PKCS7|PKCS #7 SIGNED DATA)-----(.*?)-----END \1-----", re.S)
 

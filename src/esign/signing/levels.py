@@ -21,6 +21,7 @@ from pyhanko.sign.ades.qualified_asn1 import QcStatements
 
 from esign.certs import qualified as q
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
+from esign.errors import PARSE_ERRORS
 from esign.signing.report import SignatureLevel
 
 #: How many QC statements a certificate may carry before we stop reading (parser bound).
@@ -94,7 +95,7 @@ def _eidas_evidence(certificate: x509.Certificate) -> tuple[list[str], list[str]
     missing: list[str] = []
     try:
         statements = qc_statements(certificate)
-    except (ValueError, TypeError, KeyError) as exc:
+    except PARSE_ERRORS as exc:
         return [], [f"malformed qcStatements extension ({exc})"]
 
     def check(ok: bool, yes: str, no: str) -> None:

@@ -27,7 +27,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
 
 from esign._sync import run_sync
 from esign.certs.trust import to_asn1
-from esign.errors import EsignError, MalformedInputError
+from esign.errors import PARSE_ERRORS, EsignError, MalformedInputError
 from esign.keys.algorithms import PrivateKey
 from esign.keys.handle import KeyHandle
 
@@ -147,7 +147,7 @@ class TimeStampAuthority:
         try:
             req = tsp.TimeStampReq.load(request, strict=True)
             req.native  # noqa: B018 - parse every field now
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except PARSE_ERRORS as exc:
             raise MalformedInputError(f"not a TimeStampReq: {exc}") from exc
         response: tsp.TimeStampResp = run_sync(self.timestamper.async_request_tsa_response(req))
         der: bytes = response.dump()
@@ -242,7 +242,7 @@ class HttpTimeStamper(TimeStamper):  # type: ignore[misc]
         try:
             response = tsp.TimeStampResp.load(data, strict=True)
             status = response["status"]["status"].native
-        except (ValueError, TypeError, KeyError) as exc:
+        except PARSE_ERRORS as exc:
             raise TimeStampError(f"malformed TSA reply: {exc}") from exc
         if status not in ("granted", "granted_with_mods"):
             raise TimeStampError(f"the TSA refused the request: {status}")

@@ -12,7 +12,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from esign.errors import DecryptionError, MalformedInputError, UnsupportedAlgorithmError
+from esign.errors import (
+    PARSE_ERRORS,
+    DecryptionError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
 from esign.limits import MAX_PBKDF2_ITERATIONS  # opening refuses more: a denial of service
 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 figure for PBKDF2-HMAC-SHA256
@@ -110,7 +115,7 @@ def kdf_iterations(info: cms.RecipientInfo) -> int:
     try:
         kdf = info.chosen["key_derivation_algorithm"]
         iterations = kdf["parameters"]["iteration_count"].native
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except PARSE_ERRORS:
         return 0
     return (
         iterations
