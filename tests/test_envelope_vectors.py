@@ -13,7 +13,7 @@ import pytest
 from asn1crypto import cms
 
 from esign.asn1 import KEMRecipientInfo
-from esign.envelope.reader import decrypt_envelope
+from esign.hazmat.envelope import decrypt_envelope
 from esign.envelope.recipients.ml_kem import (
     derive_kek,
     kem_other_info,
