@@ -196,8 +196,8 @@ def run_one(name: str, data: bytes) -> None:
 
 def seeds(name: str) -> list[bytes]:
     """Valid inputs for ``name`` (mutations start from these)."""
-    from esign.envelope.recipients import PasswordRecipient
     from esign.envelope import seal
+    from esign.envelope.recipients import PasswordRecipient
     from esign.keys.pkcs12 import dump_pkcs12
     from esign.keys.storage import dump_key
     from esign.signing.sign import sign

@@ -148,8 +148,7 @@ def test_seal_then_open_returns_the_exact_document(
 ) -> None:
     import io
 
-    from esign.envelope import open_stream
-    from esign.envelope import seal_stream
+    from esign.envelope import open_stream, seal_stream
 
     recipients = [POOL[i][0] for i in chosen]
     signer = (PKI.ivanov_key, PKI.ivanov_cert)
