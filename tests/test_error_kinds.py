@@ -126,3 +126,18 @@ def test_every_error_class_is_raised_somewhere() -> None:
     # EsignError itself is raised by the batch engine, CA folders and countersign
     # targets; every other class by what its docstring says.
     assert defined - raised == set()
+
+
+def test_a_path_length_outside_the_ca_profile(pki: Pki) -> None:
+    """(The command line refuses the same with exit 2: tests/test_ca_cli.py.)"""
+    key = generate_key("ec-p256").public_key()
+    with pytest.raises(ValueError, match="only to the ca profile") as exc:
+        pki.ca.issue(key, subject="CN=x", profile="signing", path_length=1)
+    caller_mistake(exc)
+
+
+def test_the_command_line_checks_what_the_library_calls_a_mistake(tmp_path: Path) -> None:
+    """Arguments the library would refuse with ValueError are usage errors on the CLI."""
+    result = run_cli("tsa", "serve", "--key", "k.pem", "--cert", "c.pem", "--policy", "nope")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "not an object identifier" in result.stderr

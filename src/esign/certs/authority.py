@@ -52,6 +52,7 @@ from esign.errors import (
     CertificateNotFoundError,
     CertificateProfileError,
     EsignError,
+    KeyUsageError,
     MalformedInputError,
     RegistryError,
     RevocationError,
@@ -485,10 +486,8 @@ class CertificateAuthority:
         ca_end = self.certificate.not_valid_after_utc
         if now >= ca_end:
             raise CertificateProfileError("the CA certificate has expired; it cannot issue")
-        if path_length is not None and not profile.is_ca:
-            raise CertificateProfileError(
-                f"a path length applies only to the ca profile, not {profile.name!r}"
-            )
+        if path_length is not None and not profile.is_ca:  # arguments that exclude each other
+            raise ValueError(f"a path length applies only to the ca profile, not {profile.name!r}")
         if profile.is_ca:
             ca_length = self._constraints.path_length
             if ca_length == 0:
@@ -713,7 +712,7 @@ class CertificateAuthority:
             except x509.ExtensionNotFound:
                 ekus = x509.ExtendedKeyUsage([])
             if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
-                raise CertificateProfileError(
+                raise KeyUsageError(
                     "a delegated OCSP responder needs the OCSPSigning EKU (profile 'ocsp')"
                 )
             if certificate.issuer != self.certificate.subject:

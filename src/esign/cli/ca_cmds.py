@@ -324,6 +324,10 @@ def cmd_issue(args: argparse.Namespace) -> int:
     csr, public_key = _subject_key(args)
     if csr is None and not args.subject:
         raise UsageError("--subject is required with --public-key")
+    if args.path_length is not None and args.profile != "ca":
+        raise UsageError(
+            f"--path-length: a path length applies only to the ca profile, not {args.profile!r}"
+        )
     ca = _open_ca(args.ca, args)
     if csr is not None:
         certificate = ca.issue_from_csr(
