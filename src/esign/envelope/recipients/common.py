@@ -134,10 +134,6 @@ def addressed_to(rid: Any, certificate: x509.Certificate | None) -> bool:
     return key_id is not None and key_id == asn1_cert.key_identifier
 
 
-def public_key_of(key: Any) -> Any:
-    return key.public_key()
-
-
 # --- key operations: keys in memory and keys held elsewhere --------------------------------
 
 
