@@ -29,10 +29,8 @@ from cryptography.x509 import ocsp
 from esign import limits
 from esign.certs import CertificateAuthority, TrustContext
 from esign.certs.revinfo import parse_crl, parse_ocsp_response
-from esign.envelope.reader import open_envelope
-from esign.envelope.recipients import PasswordIdentity
-from esign.envelope.recipients.password import PasswordRecipient
-from esign.envelope.writer import seal
+from esign.envelope import open_envelope, seal
+from esign.envelope.recipients import PasswordIdentity, PasswordRecipient
 from esign.errors import EsignError
 from esign.keys import generate_key
 from esign.signing.sign import countersign, rebuilt, sign

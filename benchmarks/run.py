@@ -370,9 +370,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from esign.certs import TrustContext
-from esign.envelope.reader import open_stream
+from esign.envelope import open_stream
 from esign.envelope.recipients import identity_for, recipient_for
-from esign.envelope.writer import seal_stream
+from esign.envelope import seal_stream
 
 def rss(field):
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -58,14 +58,14 @@ def _cms_detached(data: bytes) -> None:
 
 
 def _envelope(data: bytes) -> None:
-    from esign.envelope.reader import open_envelope
+    from esign.envelope import open_envelope
 
     w = world()
     open_envelope(data, recipient=(w["rkey"], w["rcert"]), trust=w["trust"], at=w["at"])
 
 
 def _envelope_stream(data: bytes) -> None:
-    from esign.envelope.reader import open_stream
+    from esign.envelope import open_stream
 
     w = world()
     open_stream(io.BytesIO(data), io.BytesIO(), recipient=(w["rkey"], w["rcert"]),
@@ -73,7 +73,7 @@ def _envelope_stream(data: bytes) -> None:
 
 
 def _envelope_password(data: bytes) -> None:
-    from esign.envelope.reader import open_envelope
+    from esign.envelope import open_envelope
     from esign.envelope.recipients import PasswordIdentity
 
     open_envelope(data, recipient=PasswordIdentity(b"pw"), trust=world()["trust"])
@@ -196,8 +196,8 @@ def run_one(name: str, data: bytes) -> None:
 
 def seeds(name: str) -> list[bytes]:
     """Valid inputs for ``name`` (mutations start from these)."""
-    from esign.envelope.recipients.password import PasswordRecipient
-    from esign.envelope.writer import seal
+    from esign.envelope import seal
+    from esign.envelope.recipients import PasswordRecipient
     from esign.keys.pkcs12 import dump_pkcs12
     from esign.keys.storage import dump_key
     from esign.signing.sign import sign

@@ -15,10 +15,8 @@ from cryptography.x509 import ocsp
 
 from esign import limits
 from esign.certs import revinfo, trust
-from esign.envelope.reader import open_envelope
-from esign.envelope.recipients import PasswordIdentity
-from esign.envelope.recipients.password import PasswordRecipient
-from esign.envelope.writer import seal
+from esign.envelope import open_envelope, seal
+from esign.envelope.recipients import PasswordIdentity, PasswordRecipient
 from esign.errors import InputTooLargeError
 from esign.signing.container import load_signed_data
 from esign.signing.sign import add_validation_data, countersign, rebuilt, sign

@@ -8,15 +8,14 @@ import pytest
 from asn1crypto import cms
 
 from esign import open_envelope, seal
-from esign.envelope.reader import decrypt_envelope
 from esign.envelope.recipients import identity_for
-from esign.envelope.writer import encrypt_envelope
 from esign.errors import (
     DecryptionError,
     MalformedInputError,
     NoMatchingRecipientError,
     UnsupportedAlgorithmError,
 )
+from esign.hazmat.envelope import decrypt_envelope, encrypt_envelope
 
 from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from esign import open_envelope, open_stream, seal, seal_stream, sign
 from esign.envelope.binding import binding_attribute
-from esign.envelope.writer import encrypt_envelope, prepare_recipients
 from esign.errors import DecryptionError, EsignError
+from esign.hazmat.envelope import encrypt_envelope, prepare_recipients
 from esign.keys import generate_key
 
 from .conftest import Pki, make_pki

@@ -15,20 +15,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from esign import open_envelope, seal
 from esign.asn1 import KEMRecipientInfo
-from esign.envelope.reader import decrypt_envelope
 from esign.envelope.recipients import (
     PasswordIdentity,
     PasswordRecipient,
     RsaPkcs1v15Recipient,
     identity_for,
 )
-from esign.envelope.writer import encrypt_envelope
 from esign.errors import (
     DecryptionError,
     EsignError,
     RecipientsModifiedError,
     UnsupportedAlgorithmError,
 )
+from esign.hazmat.envelope import decrypt_envelope, encrypt_envelope
 
 from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 

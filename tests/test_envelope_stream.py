@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from esign import open_envelope, seal
+from esign.envelope import open_stream, seal_stream
 from esign.envelope.ber import TruncatedError
-from esign.envelope.reader import open_stream
 from esign.envelope.recipients import PasswordIdentity, PasswordRecipient
-from esign.envelope.writer import CHUNK, encrypt_envelope, seal_stream
+from esign.envelope.writer import CHUNK
 from esign.errors import DecryptionError, EsignError, RecipientsModifiedError
+from esign.hazmat.envelope import encrypt_envelope
 
 from .conftest import Pki, make_pki, openssl_decrypt_verify, run
 

@@ -13,7 +13,6 @@ import pytest
 from asn1crypto import cms
 
 from esign.asn1 import KEMRecipientInfo
-from esign.envelope.reader import decrypt_envelope
 from esign.envelope.recipients.ml_kem import (
     derive_kek,
     kem_other_info,
@@ -21,6 +20,7 @@ from esign.envelope.recipients.ml_kem import (
     unwrap_after_decapsulation,
 )
 from esign.errors import DecryptionError
+from esign.hazmat.envelope import decrypt_envelope
 from esign.signing.container import load_content_info
 
 RFC9936 = Path(__file__).resolve().parent / "vectors" / "rfc9936-ml-kem-cms"

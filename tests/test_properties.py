@@ -148,8 +148,7 @@ def test_seal_then_open_returns_the_exact_document(
 ) -> None:
     import io
 
-    from esign.envelope.reader import open_stream
-    from esign.envelope.writer import seal_stream
+    from esign.envelope import open_stream, seal_stream
 
     recipients = [POOL[i][0] for i in chosen]
     signer = (PKI.ivanov_key, PKI.ivanov_cert)
@@ -183,7 +182,7 @@ def test_any_change_to_a_multi_recipient_envelope_fails_for_every_recipient(
     """Also changes inside *another* recipient's record: the signed binding pins them all."""
     import io
 
-    from esign.envelope.reader import open_stream
+    from esign.envelope import open_stream
 
     changed = mutation.apply(MULTI)
     assert changed != MULTI
@@ -198,7 +197,7 @@ def test_any_change_to_a_multi_recipient_envelope_fails_for_every_recipient(
 @given(document=st.binary(max_size=1024), chosen=recipient_sets, target=st.integers(0, 5))
 def test_a_forwarded_envelope_is_detected(document: bytes, chosen: list[int], target: int) -> None:
     """A recipient re-encrypts the signed document to someone the signer did not name."""
-    from esign.envelope.writer import encrypt_envelope
+    from esign.hazmat.envelope import encrypt_envelope
 
     envelope = seal(
         document,

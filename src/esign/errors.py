@@ -2,6 +2,13 @@
 
 Callers catch ``EsignError`` to handle anything esign refuses; the subclasses say why.
 Each class carries a stable ``code`` that reports and the command line reuse.
+
+An ``EsignError`` is an input fault: malformed, oversized, tampered, untrusted, refused
+by policy, a wrong password, a registry that is busy. A caller's mistake (an argument of
+the wrong type or out of range, arguments that exclude each other) is a ``TypeError`` /
+``ValueError`` as in the standard library, so ``except EsignError`` never hides a bug;
+:class:`KeyUsageError` and :class:`KeyMismatchError` are deliberately both. Every class
+here is raised somewhere (``tests/test_error_kinds.py`` checks it).
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def _run(
     todo = [i for i in todo if i.path not in done]
     workers = workers or os.cpu_count() or 1
     if workers < 1:
-        raise EsignError("workers must be at least 1")
+        raise ValueError("workers must be at least 1")
     counts = {"valid": 0, "not_valid": 0, "failed": 0}
     label = "opening" if isinstance(job, worker.OpenJob) else "verifying"
     bar = Progress(len(todo), label=label, enabled=progress)

@@ -52,7 +52,9 @@ from esign.errors import (
     CertificateNotFoundError,
     CertificateProfileError,
     EsignError,
+    KeyUsageError,
     MalformedInputError,
+    RegistryError,
     RevocationError,
 )
 from esign.gost.keys import GostPublicKey
@@ -269,7 +271,7 @@ class CertificateAuthority:
         """
         key = key if key is not None else generate_key(algorithm)
         if days <= 0:
-            raise CertificateProfileError("validity must be at least one day")
+            raise ValueError("validity must be at least one day")
         name = parse_name(subject)
         now = clock()
         public = key.public_key()
@@ -424,7 +426,9 @@ class CertificateAuthority:
     def _sign(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         serial = self.serial_numbers()
         if not 0 < serial < 1 << 159:
-            raise CertificateProfileError("a serial number is positive and at most 20 octets")
+            raise ValueError(
+                "the serial source gave a serial that is not positive or over 20 octets"
+            )
         return sign_certificate(builder.serial_number(serial), self.key, self._hash)
 
     def _issue(
@@ -472,7 +476,7 @@ class CertificateAuthority:
         subject_sign_tool: str | None,
     ) -> x509.CertificateBuilder:
         if days <= 0:
-            raise CertificateProfileError("validity must be at least one day")
+            raise ValueError("validity must be at least one day")
         if isinstance(public_key, GostPublicKey):  # GOST: esign.gost.authority.GostAuthority
             raise CertificateProfileError(_GOST_CA)
         key_usage = profile.key_usage(public_key)
@@ -482,10 +486,8 @@ class CertificateAuthority:
         ca_end = self.certificate.not_valid_after_utc
         if now >= ca_end:
             raise CertificateProfileError("the CA certificate has expired; it cannot issue")
-        if path_length is not None and not profile.is_ca:
-            raise CertificateProfileError(
-                f"a path length applies only to the ca profile, not {profile.name!r}"
-            )
+        if path_length is not None and not profile.is_ca:  # arguments that exclude each other
+            raise ValueError(f"a path length applies only to the ca profile, not {profile.name!r}")
         if profile.is_ca:
             ca_length = self._constraints.path_length
             if ca_length == 0:
@@ -580,7 +582,7 @@ class CertificateAuthority:
         now = self.clock()
         moment = at if at is not None else now
         if moment.tzinfo is None:
-            raise RevocationError("a revocation time must be timezone-aware")
+            raise ValueError("a revocation time must be timezone-aware")
         if moment > now:
             raise RevocationError("a revocation cannot be dated in the future")
         return Revocation(serial, parse_reason(reason), moment, invalidity_date)
@@ -710,7 +712,7 @@ class CertificateAuthority:
             except x509.ExtensionNotFound:
                 ekus = x509.ExtendedKeyUsage([])
             if x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
-                raise CertificateProfileError(
+                raise KeyUsageError(
                     "a delegated OCSP responder needs the OCSPSigning EKU (profile 'ocsp')"
                 )
             if certificate.issuer != self.certificate.subject:
@@ -915,10 +917,10 @@ def _registry_url(registry: str | None) -> str | None:
     location = StoreLocation.parse(registry)
     if location.dialect == SQLITE:
         if location.target == ":memory:":
-            raise EsignError("a CA folder needs a registry that outlives the process")
+            raise RegistryError("a CA folder needs a registry that outlives the process")
         return StoreLocation(SQLITE, os.path.abspath(location.target)).url
     if location.redacted() != location.url:
-        raise EsignError(
+        raise RegistryError(
             "the registry URL holds a password, which would be written to ca.json: give it"
             " through PGPASSWORD or ~/.pgpass instead"
         )

@@ -34,6 +34,7 @@ from esign.cli.common import (
     emit,
     parse_time,
     password_from,
+    positive_int,
     read_file,
     write_file,
 )
@@ -69,7 +70,9 @@ def register(subparsers: SubParsers) -> None:
     crl.add_argument("--ca", required=True, metavar="DIR", help="the CA folder")
     crl.add_argument("--out", required=True, metavar="FILE", help="CRL output")
     crl.add_argument("--delta", action="store_true", help="a delta CRL on the last complete one")
-    crl.add_argument("--days", type=int, default=7, help="days until nextUpdate (default 7)")
+    crl.add_argument(
+        "--days", type=positive_int, default=7, help="days until nextUpdate (default 7)"
+    )
     crl.add_argument("--der", action="store_true", help="write DER instead of PEM")
     add_password_options(crl)
     crl.set_defaults(func=cmd_crl)
@@ -91,7 +94,9 @@ def _register_init(sub: SubParsers) -> None:
         help="keep the CA key on a token (pkcs11: URI) or in a vault (vault:FILE#NAME)"
         " instead of making one; the folder records REF",
     )
-    p.add_argument("--days", type=int, default=3650, help="validity in days (default 3650)")
+    p.add_argument(
+        "--days", type=positive_int, default=3650, help="validity in days (default 3650)"
+    )
     p.add_argument("--parent", metavar="DIR", help="make an intermediate under this CA folder")
     p.add_argument("--path-length", type=int, metavar="N", help="basicConstraints pathLen")
     p.add_argument("--crl-url", metavar="URL", help="CRL distribution point of issued certs")
@@ -163,7 +168,7 @@ def _register_issue(sub: SubParsers) -> None:
     _add_subject_key(p)
     p.add_argument("--subject", metavar="DN", help="subject (required with --public-key)")
     p.add_argument("--profile", required=True, choices=sorted(PROFILES))
-    p.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    p.add_argument("--days", type=positive_int, default=365, help="validity in days (default 365)")
     p.add_argument("--email", action="append", default=[], help="e-mail SAN (repeatable)")
     p.add_argument("--uri", action="append", default=[], help="URI SAN (repeatable)")
     p.add_argument("--path-length", type=int, metavar="N", help="pathLen (profile ca)")
@@ -184,7 +189,7 @@ def _register_reissue(sub: SubParsers) -> None:
     p.add_argument("--cert", metavar="FILE", help="the old certificate (instead of SERIAL)")
     _add_subject_key(p)
     p.add_argument("--reason", choices=["superseded", "keyCompromise"], default="superseded")
-    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--days", type=positive_int, default=365)
     p.add_argument("--out", required=True, metavar="FILE", help="new certificate output")
     add_password_options(p)
     p.set_defaults(func=cmd_reissue)
@@ -319,6 +324,10 @@ def cmd_issue(args: argparse.Namespace) -> int:
     csr, public_key = _subject_key(args)
     if csr is None and not args.subject:
         raise UsageError("--subject is required with --public-key")
+    if args.path_length is not None and args.profile != "ca":
+        raise UsageError(
+            f"--path-length: a path length applies only to the ca profile, not {args.profile!r}"
+        )
     ca = _open_ca(args.ca, args)
     if csr is not None:
         certificate = ca.issue_from_csr(

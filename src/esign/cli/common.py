@@ -135,6 +135,17 @@ def certificate_from(path: str) -> x509.Certificate:
     return load_certificate(path)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts and days: a whole number of at least 1 (else exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_time(value: str | None) -> datetime.datetime | None:
     """Parse an ISO-8601 time (``Z`` allowed); naive times are taken as UTC."""
     if value is None:

@@ -7,6 +7,7 @@ every token (RFC 3161 §2.4.2), so ``--policy`` is how the operator names it.
 from __future__ import annotations
 
 import argparse
+import re
 
 from esign.cli.common import (
     EXIT_VALID,
@@ -15,6 +16,13 @@ from esign.cli.common import (
     certificates_from,
     load_private_key,
 )
+
+
+def object_identifier(text: str) -> str:
+    """An argparse type: a dotted OID (else exit 2 with a usage message)."""
+    if not re.fullmatch(r"[0-2](\.(0|[1-9][0-9]*))+", text):
+        raise argparse.ArgumentTypeError(f"not an object identifier: {text!r}")
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--chain", action="extend", nargs="+", metavar="FILE", help="CA certificates")
     p.add_argument(
         "--policy",
+        type=object_identifier,
         metavar="OID",
         help="the TSA policy OID put in every token (default: ETSI baseline 0.4.0.2023.1.1)",
     )

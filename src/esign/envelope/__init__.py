@@ -1,11 +1,12 @@
 """Envelopes: sign-then-encrypt (``seal``) and decrypt-then-verify (``open_envelope``).
 
-One pipeline: :mod:`.writer` and :mod:`.reader` stream; ``seal`` / ``open_envelope`` are
-the same over bytes. Recipients (who an envelope is for) and identities (what can open
-one) follow age's split, one module per kind in :mod:`.recipients`. Lower layers —
-:mod:`.cipher` (content encryption), :mod:`.binding` (recipient binding), :mod:`.ber`
-(streaming framing), ``writer.encrypt_envelope`` / ``reader.decrypt_envelope`` (no
-signature) — are for tests and special needs, not everyday use.
+What this package exports is the stable surface: the four calls, :class:`OpenedEnvelope`,
+the :class:`Recipient` / :class:`Identity` protocols and the password kind;
+:mod:`esign.envelope.recipients` holds every recipient kind (one module each, age's split).
+Encrypting or decrypting without a signature is in :mod:`esign.hazmat.envelope`. The
+implementation modules (:mod:`.writer`, :mod:`.reader`, :mod:`.cipher`, :mod:`.binding`,
+:mod:`.ber`) are internal: one streaming writer and one reader, ``seal`` /
+``open_envelope`` being the same over bytes.
 """
 
 from esign.envelope.reader import OpenedEnvelope, open_envelope, open_stream

@@ -6,7 +6,8 @@ while it is written to ``dst``, and the signer infos (small) are verified at the
 :func:`esign.verify` over the digests. The document reaches ``dst`` before the GCM tag and
 the signature are checked: treat ``dst`` as untrusted unless the report is valid (the
 command line writes to a temporary file and renames it only then).
-:func:`open_envelope` and :func:`decrypt_envelope` are this reader over bytes.
+:func:`open_envelope` and :func:`decrypt_envelope` are this reader over bytes. Internal:
+the public calls are :mod:`esign.envelope` and :mod:`esign.hazmat.envelope`.
 """
 
 from __future__ import annotations

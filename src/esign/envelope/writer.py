@@ -6,13 +6,15 @@ the document attached: what ``openssl cms -sign -nodetach | openssl cms -encrypt
 produces, so each side opens what the other sealed. The document is hashed and encrypted
 as it is read; the signer info follows once the digest is known. Streams are written in
 BER with indefinite lengths (as ``openssl cms -stream`` does); the in-memory wrappers
-:func:`seal` and :func:`encrypt_envelope` write the same calls as DER.
+:func:`seal` and :func:`encrypt_envelope` write the same calls as DER. Internal: the
+public calls are :mod:`esign.envelope` and :mod:`esign.hazmat.envelope`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from cryptography import x509
 from esign.envelope.ber import BerFraming, DerFraming, tlv
 from esign.envelope.binding import binding_attribute
 from esign.envelope.cipher import ContentAlgorithm, ContentCipher, Encryptor
-from esign.envelope.recipients import Recipient, as_recipient, random_cek
+from esign.envelope.recipients import Recipient, recipient_for
 from esign.errors import EsignError, KeyMismatchError
 from esign.limits import MAX_RECIPIENTS as MAX_RECIPIENTS
 from esign.signing.sign import Clock, _utc_now, digest_for
@@ -41,21 +43,32 @@ _OID_ENVELOPED = core.ObjectIdentifier("1.2.840.113549.1.7.3").dump()
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedRecipients:
     """A fresh CEK and each recipient's record for it, made before signing (the binding)."""
 
     cek: bytes
     infos: cms.RecipientInfos
 
 
-def prepare_recipients(recipients: Sequence[RecipientLike], cek_bytes: int = 32) -> Prepared:
+def as_recipient(recipient: RecipientLike) -> Recipient:
+    """A certificate becomes the recipient kind that fits it; a Recipient passes through."""
+    if isinstance(recipient, x509.Certificate):
+        return recipient_for(recipient)
+    return recipient
+
+
+def prepare_recipients(
+    recipients: Sequence[RecipientLike], cek_bytes: int = 32
+) -> PreparedRecipients:
     """Wrap a fresh CEK for every recipient (checking each one's key usage first)."""
     if not recipients:
         raise ValueError("an envelope needs at least one recipient")
     if len(recipients) > MAX_RECIPIENTS:
         raise ValueError(f"at most {MAX_RECIPIENTS} recipients")
-    cek = random_cek(cek_bytes * 8)
-    return Prepared(cek, cms.RecipientInfos([as_recipient(r).wrap(cek) for r in recipients]))
+    cek = os.urandom(cek_bytes)
+    return PreparedRecipients(
+        cek, cms.RecipientInfos([as_recipient(r).wrap(cek) for r in recipients])
+    )
 
 
 def check_signer(signer: SignerLike) -> None:
@@ -113,7 +126,7 @@ def sign_digest(
 
 def write_envelope(
     dst: BinaryIO,
-    prepared: Prepared,
+    prepared: PreparedRecipients,
     cipher: ContentCipher,
     body: Callable[[BerFraming], None],
     *,
@@ -260,12 +273,14 @@ def seal(
 
 def encrypt_envelope(
     plaintext: bytes,
-    recipients: Sequence[RecipientLike] | Prepared,
+    recipients: Sequence[RecipientLike] | PreparedRecipients,
     *,
     cipher: ContentCipher = "aes-256-gcm",
 ) -> bytes:
     """Encrypt ``plaintext`` (unsigned) to recipients, or to records already prepared."""
-    prepared = recipients if isinstance(recipients, Prepared) else prepare_recipients(recipients)
+    prepared = (
+        recipients if isinstance(recipients, PreparedRecipients) else prepare_recipients(recipients)
+    )
     out = io.BytesIO()
 
     def body(inner: BerFraming) -> None:

@@ -117,8 +117,10 @@ class GostAuthority:
         name = chosen.check_subject(parse_name(subject), self.qualified)
         now = self.clock()
         end = min(now + datetime.timedelta(days=days), self.certificate.not_valid_after_utc)
-        if days <= 0 or now >= self.certificate.not_valid_after_utc:
-            raise CertificateProfileError("validity must be at least one day, inside the CA's")
+        if days <= 0:
+            raise ValueError("validity must be at least one day")
+        if now >= self.certificate.not_valid_after_utc:
+            raise CertificateProfileError("the CA certificate has expired: it cannot issue")
         issuer_ski = self.certificate.extensions.get_extension_for_class(
             x509.SubjectKeyIdentifier
         ).value

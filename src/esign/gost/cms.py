@@ -27,7 +27,12 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.errors import EsignError, InvalidSignatureError, MalformedInputError
+from esign.errors import (
+    EsignError,
+    InvalidSignatureError,
+    KeyMismatchError,
+    MalformedInputError,
+)
 from esign.gost import params, streebog
 from esign.gost.keys import GostPrivateKey
 from esign.gost.x509 import public_key_of
@@ -118,7 +123,7 @@ def sign(
     ``signed_attributes`` are added to the standard four and covered by the signature.
     """
     if public_key_of(certificate) != key.public_key():
-        raise EsignError("the GOST key does not belong to the certificate")
+        raise KeyMismatchError("the GOST key does not belong to the certificate")
     bits = key.paramset.bits
     if not detached and not isinstance(data, (bytes, bytearray, memoryview)):
         data = data.read()

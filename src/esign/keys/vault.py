@@ -174,7 +174,7 @@ class KeyVault:
         """Seal an existing private key under ``password``; the caller should then drop it."""
         pw = _password(password)
         if not key_id:
-            raise KeyStorageError("a vault key needs a non-empty id")
+            raise ValueError("a vault key needs a non-empty id")
         algorithm = algorithm_name(key)
         public = key.public_key()
         spki = _spki(public)

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.errors import EsignError, KeyUsageError, UnsupportedAlgorithmError
+from esign.errors import KeyMismatchError, KeyUsageError, UnsupportedAlgorithmError
 from esign.keys.algorithms import ALGORITHMS, PrivateKey, algorithm_name
 from esign.keys.handle import KeyHandle, LocalKey
 from esign.policy import default_digest_for
@@ -246,7 +246,7 @@ def check_key(key: SigningKey, certificate: x509.Certificate) -> SigningKey:
     except (ValueError, TypeError) as exc:  # a certificate key cryptography cannot load
         raise UnsupportedAlgorithmError(f"the signer certificate's key: {exc}") from exc
     if not matches:
-        raise EsignError("the private key does not belong to the signer certificate")
+        raise KeyMismatchError("the private key does not belong to the signer certificate")
     return key
 
 

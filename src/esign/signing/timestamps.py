@@ -27,7 +27,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
 
 from esign._sync import run_sync
 from esign.certs.trust import to_asn1
-from esign.errors import PARSE_ERRORS, EsignError, MalformedInputError
+from esign.errors import PARSE_ERRORS, EsignError, KeyUsageError, MalformedInputError
 from esign.keys.algorithms import PrivateKey
 from esign.keys.handle import KeyHandle
 
@@ -119,13 +119,13 @@ class TimeStampAuthority:
         try:
             x509.ObjectIdentifier(policy)
         except ValueError:
-            raise EsignError(f"not an object identifier for the TSA policy: {policy!r}") from None
+            raise ValueError(f"not an object identifier for the TSA policy: {policy!r}") from None
         try:
             eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except x509.ExtensionNotFound:
             eku = None
         if eku is None or ExtendedKeyUsageOID.TIME_STAMPING not in eku:
-            raise EsignError("a TSA certificate needs the timeStamping extended key usage")
+            raise KeyUsageError("a TSA certificate needs the timeStamping extended key usage")
         from esign.signing.sign import _pyhanko_signer, digest_for
 
         self.certificate = certificate

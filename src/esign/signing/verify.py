@@ -43,7 +43,12 @@ from esign.certs.revinfo import revocation_from_signed_data
 from esign.certs.status import Status
 from esign.certs.trust import PathResult, TrustContext, from_asn1, to_asn1
 from esign.certs.trusted_list import JURISDICTIONS, TrustedList
-from esign.errors import EsignError, InputTooLargeError, MalformedInputError
+from esign.errors import (
+    EsignError,
+    InputTooLargeError,
+    MalformedInputError,
+    UnsupportedAlgorithmError,
+)
 from esign.gost.cms import is_gost_signed_data
 from esign.gost.verify import verify as verify_gost
 from esign.limits import MAX_ATTRIBUTES
@@ -259,13 +264,17 @@ def verify(
         raise ValueError(
             f"unknown jurisdiction {jurisdiction!r}; known: {', '.join(JURISDICTIONS)}"
         )
+    if digests is not None and data is not None:  # before parsing: no input can excuse it
+        raise ValueError("give the content digests or the content, not both")
     load_signed_data(signature)  # every field checked once, at the door ...
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
     signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
     if is_gost_signed_data(signed):  # GOST R 34.10-2012 + Streebog: esign.gost.verify
         if digests is not None:
-            raise EsignError("GOST signatures are verified from the content, not digests")
+            raise UnsupportedAlgorithmError(
+                "GOST signatures are verified from the content, not digests"
+            )
         return verify_gost(
             unarmor(signature),
             data,
@@ -359,10 +368,8 @@ def _verify(
     usable = {n for n in names if options.policy.digest_refusal(n) is None}
     mismatch = False
     if options.digests is not None:
-        if data is not None:  # the caller's mistake
-            raise ValueError("give the content digests or the content, not both")
         if attached is not None:  # the signature's content: an input fault
-            raise EsignError("the signature carries its content: give no content digests")
+            raise MalformedInputError("the signature carries its content: give no content digests")
         digests = options.digests
     elif attached is None and data is None:
         raise MalformedInputError("detached signature: the signed data must be given")

@@ -33,7 +33,7 @@ from esign.asn1 import (
     SimpleSignatureAttestation,
 )
 from esign.certs.trust import TrustContext
-from esign.errors import EsignError, MalformedInputError
+from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmError
 from esign.keys.algorithms import PrivateKey
 from esign.signing.container import PARSE_ERRORS, load_signed_data
 from esign.signing.report import SignatureLevel, VerificationReport
@@ -79,7 +79,9 @@ def _utc_now() -> datetime.datetime:
 def _digest(document: bytes | BinaryIO, algorithm: str) -> bytes:
     """Hash a document given as bytes or a binary stream (read in chunks)."""
     if algorithm not in DIGESTS:
-        raise EsignError(f"digest {algorithm!r} not accepted; use one of {', '.join(DIGESTS)}")
+        raise UnsupportedAlgorithmError(
+            f"digest {algorithm!r} not accepted; use one of {', '.join(DIGESTS)}"
+        )
     h = hashlib.new(algorithm)
     if isinstance(document, bytes | bytearray | memoryview):
         h.update(document)
@@ -123,7 +125,7 @@ class AttestationService:
         max_session_age: datetime.timedelta = datetime.timedelta(minutes=15),
     ) -> None:
         if digest_algorithm not in DIGESTS:
-            raise EsignError(f"digest {digest_algorithm!r} not accepted")
+            raise UnsupportedAlgorithmError(f"digest {digest_algorithm!r} not accepted")
         certificate = signer[1]
         subject = certificate.subject.rfc4514_string()
         if not is_attestation_certificate(certificate):

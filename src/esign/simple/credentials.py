@@ -45,6 +45,7 @@ from esign.errors import (
     CredentialPolicyError,
     RecoveryTokenError,
     RegistryError,
+    UnsupportedAlgorithmError,
 )
 from esign.simple.validation import check_email, check_password, check_tin
 from esign.sqlstore import Database, DuplicateKeyError, StoreLocation, Transaction
@@ -86,13 +87,13 @@ class CredentialPolicy:
 
     def __post_init__(self) -> None:
         if self.max_failed_attempts < 1 or self.control_word_max_length < 1:
-            raise CredentialPolicyError("attempt limit and control-word length must be >= 1")
+            raise ValueError("attempt limit and control-word length must be >= 1")
         if self.otp_algorithm not in _TOTP_HASHES:
-            raise CredentialPolicyError(
+            raise UnsupportedAlgorithmError(
                 f"unknown TOTP algorithm {self.otp_algorithm!r}; known: {', '.join(_TOTP_HASHES)}"
             )
         if self.otp_digits not in (6, 7, 8) or self.otp_time_step < 1 or self.otp_window < 0:
-            raise CredentialPolicyError("TOTP: 6 to 8 digits, time step >= 1 s, window >= 0")
+            raise ValueError("TOTP: 6 to 8 digits, time step >= 1 s, window >= 0")
         if self.password_min_length < 1 or self.tin_format not in ("inn", "any"):
             raise CredentialPolicyError('password_min_length >= 1; tin_format "inn" or "any"')
 
@@ -184,7 +185,7 @@ class CredentialStore:
         busy_timeout: float = 30.0,
     ) -> None:
         if len(secret_key) != 32:
-            raise CredentialPolicyError("secret_key must be 32 bytes (AES-256)")
+            raise ValueError("secret_key must be 32 bytes (AES-256)")
         self.policy = policy or CredentialPolicy()
         self.clock = clock
         self.issuer = issuer

@@ -8,7 +8,6 @@ One module per kind, each holding its ``Recipient`` and its ``Identity``: RSA-OA
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from cryptography import x509
@@ -25,7 +24,6 @@ from esign.envelope.recipients.x25519 import X25519Identity, X25519Recipient
 from esign.errors import UnsupportedAlgorithmError
 
 __all__ = [
-    "AnyOf",
     "EcdhIdentity",
     "EcdhRecipient",
     "Identity",
@@ -40,9 +38,7 @@ __all__ = [
     "RsaPkcs1v15Recipient",
     "X25519Identity",
     "X25519Recipient",
-    "as_recipient",
     "identity_for",
-    "random_cek",
     "recipient_for",
 ]
 
@@ -62,13 +58,6 @@ def recipient_for(certificate: x509.Certificate) -> Recipient:
         f"cannot seal for a {type(public).__name__} certificate "
         "(RSA, EC P-256/P-384, X25519 and ML-KEM-768/1024 are supported)"
     )
-
-
-def as_recipient(recipient: x509.Certificate | Recipient) -> Recipient:
-    """A certificate becomes the recipient kind that fits it; a Recipient passes through."""
-    if isinstance(recipient, x509.Certificate):
-        return recipient_for(recipient)
-    return recipient
 
 
 def identity_for(
@@ -93,8 +82,3 @@ def identity_for(
     if kem_name(public) is not None:
         return MlKemIdentity(key, certificate)
     raise UnsupportedAlgorithmError(f"a {type(public).__name__} key cannot open envelopes")
-
-
-def random_cek(bits: int = 256) -> bytes:
-    """A fresh content-encryption key."""
-    return os.urandom(bits // 8)

@@ -1,6 +1,6 @@
 """What every recipient kind shares: the recipient and identity protocols, how a record
-names its recipient, key usage, the key operations of keys held elsewhere, and the
-key-agreement record (RFC 5753) that ECDH and X25519 both fill.
+names its recipient, key usage, and the key operations of keys held elsewhere (key
+agreement, which ECDH and X25519 share, is :mod:`.agreement`).
 
 Modelled on age: a *recipient* turns a CEK into its own CMS RecipientInfo record; an
 *identity* (anything that can decrypt) looks at each record, says "not mine" (None) for
@@ -10,22 +10,18 @@ the others, and fails hard on a record addressed to it that does not decrypt (on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, keywrap
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from esign.asn1 import EccCmsSharedInfo
 from esign.certs.trust import to_asn1
 from esign.errors import (
-    DecryptionError,
     KeyUsageError,
-    MalformedInputError,
     UnsupportedAlgorithmError,
 )
 from esign.keys.handle import KeyHandle
@@ -138,10 +134,6 @@ def addressed_to(rid: Any, certificate: x509.Certificate | None) -> bool:
     return key_id is not None and key_id == asn1_cert.key_identifier
 
 
-def public_key_of(key: Any) -> Any:
-    return key.public_key()
-
-
 # --- key operations: keys in memory and keys held elsewhere --------------------------------
 
 
@@ -154,183 +146,7 @@ def decrypt_oaep(key: Any, ciphertext: bytes, digest: str, mgf: str, label: byte
     return plaintext
 
 
-def exchange(key: Any, peer: Any) -> bytes:
-    """ECDH or X25519 with a ``cryptography`` key or a :class:`KeyHandle`."""
-    if isinstance(key, KeyHandle):
-        return key.exchange(peer)
-    if isinstance(peer, ec.EllipticCurvePublicKey):
-        shared: bytes = key.exchange(ec.ECDH(), peer)
-        return shared
-    shared = key.exchange(peer)
-    return shared
-
-
 def decapsulate(key: Any, ciphertext: bytes) -> bytes:
     """ML-KEM decapsulation with a ``cryptography`` key or a :class:`KeyHandle`."""
     shared: bytes = key.decapsulate(ciphertext)
     return shared
-
-
-# --- key agreement records (RFC 5753 for ECDH, RFC 8418 for X25519) ------------------------
-
-
-def shared_info(wrap_name: str, ukm: bytes | None) -> bytes:
-    """ECC-CMS-SharedInfo: the KDF's context, for ECDH (X9.63) and X25519 (HKDF) alike."""
-    info = EccCmsSharedInfo(
-        {
-            "key_info": {"algorithm": wrap_name},
-            "entity_u_info": ukm,
-            "supp_pub_info": WRAP_BITS[wrap_name].to_bytes(4, "big"),
-        }
-    )
-    der: bytes = info.dump()
-    return der
-
-
-#: (z, kdf hash name, wrap name, ukm) -> KEK: each kind's one derivation, both directions.
-DeriveKek = Callable[[bytes, str, str, bytes | None], bytes]
-
-
-def key_agree_record(
-    certificate: x509.Certificate,
-    scheme: str,
-    kdf_hash: str,
-    originator: dict[str, Any],
-    z: bytes,
-    derive: DeriveKek,
-    cek: bytes,
-) -> cms.RecipientInfo:
-    """An ephemeral-static KeyAgreeRecipientInfo: KEK from ``z``, CEK wrapped with AES."""
-    wrap_name = "aes256_wrap"
-    encrypted_key = keywrap.aes_key_wrap(derive(z, kdf_hash, wrap_name, None), cek)
-    return cms.RecipientInfo(
-        name="kari",
-        value=cms.KeyAgreeRecipientInfo(
-            {
-                "version": "v3",
-                "originator": cms.OriginatorIdentifierOrKey(
-                    name="originator_key", value=originator
-                ),
-                "key_encryption_algorithm": {
-                    "algorithm": scheme,
-                    "parameters": cms.KeyEncryptionAlgorithm({"algorithm": wrap_name}),
-                },
-                "recipient_encrypted_keys": [
-                    {
-                        "rid": cms.KeyAgreementRecipientIdentifier(
-                            name="issuer_and_serial_number",
-                            value=issuer_and_serial(certificate),
-                        ),
-                        "encrypted_key": encrypted_key,
-                    }
-                ],
-            }
-        ),
-    )
-
-
-@dataclass
-class KeyAgreement:
-    """A key-agreement record addressed to an identity, checked and taken apart."""
-
-    scheme: str
-    wrap_name: str
-    originator_algorithm: Any
-    point: bytes
-    ukm: bytes | None
-    encrypted_key: bytes
-
-    def unwrap(self, z: Callable[[], bytes], kdf_hash: str, derive: DeriveKek) -> bytes:
-        """The CEK: the shared secret through the kind's KDF, then AES key unwrap."""
-        try:
-            kek = derive(z(), kdf_hash, self.wrap_name, self.ukm)
-            return keywrap.aes_key_unwrap(kek, self.encrypted_key)
-        except (ValueError, InvalidUnwrap):
-            raise DecryptionError() from None
-
-
-def read_key_agreement(
-    info: cms.RecipientInfo, certificate: x509.Certificate | None, schemes: dict[str, str]
-) -> KeyAgreement | None:
-    """The kari record's parts if it is addressed to ``certificate`` and uses one of
-    ``schemes``; None for records of other kinds or other recipients."""
-    if info.name != "kari":
-        return None
-    kari = info.chosen
-    scheme = kari["key_encryption_algorithm"]["algorithm"].native
-    if scheme not in schemes:
-        return None  # another kind's record (ECDH vs X25519) or an unknown scheme
-    matches = [
-        rek for rek in kari["recipient_encrypted_keys"] if addressed_to(rek["rid"], certificate)
-    ]
-    if not matches:
-        return None
-    if kari["version"].native != "v3":
-        raise MalformedInputError("KeyAgreeRecipientInfo version must be 3")
-    wrap = kari["key_encryption_algorithm"]["parameters"]
-    wrap_name = wrap["algorithm"].native if isinstance(wrap, cms.KeyEncryptionAlgorithm) else None
-    if wrap_name not in WRAP_BITS or wrap["parameters"].native is not None:
-        raise UnsupportedAlgorithmError(f"unsupported key wrap {wrap_name}")
-    originator = kari["originator"]
-    if originator.name != "originator_key":
-        raise UnsupportedAlgorithmError(
-            "only ephemeral-static key agreement (originatorKey) is supported"
-        )
-    bit_string = originator.chosen["public_key"]
-    if bit_string.contents[:1] != b"\x00":
-        raise MalformedInputError("the originator public key has unused bits")
-    return KeyAgreement(
-        scheme=scheme,
-        wrap_name=wrap_name,
-        originator_algorithm=originator.chosen["algorithm"],
-        point=bytes(bit_string.contents[1:]),
-        ukm=kari["ukm"].native,
-        encrypted_key=matches[0]["encrypted_key"].native,
-    )
-
-
-class KeyAgreeRecipient:
-    """A key-agreement recipient: each kind says how it makes its ephemeral key and the
-    shared secret (:meth:`ephemeral`) and how it derives the KEK (``derive``)."""
-
-    scheme: ClassVar[str]
-    certificate: x509.Certificate
-
-    def derive(self, z: bytes, kdf_hash: str, wrap_name: str, ukm: bytes | None) -> bytes:
-        raise NotImplementedError
-
-    def ephemeral(self) -> tuple[dict[str, Any], bytes]:
-        """(originator public key as an asn1crypto dict, shared secret z)."""
-        raise NotImplementedError
-
-    def wrap(self, cek: bytes) -> cms.RecipientInfo:
-        require_usage(self.certificate, "key_agreement")
-        originator, z = self.ephemeral()
-        return key_agree_record(
-            self.certificate, self.scheme, "sha256", originator, z, self.derive, cek
-        )
-
-
-class KeyAgreeIdentity:
-    """A key-agreement identity: each kind says which schemes are its own and how the
-    originator's key becomes a public key (:meth:`peer`)."""
-
-    schemes: ClassVar[dict[str, str]]
-    key: Any
-    certificate: x509.Certificate | None
-
-    def derive(self, z: bytes, kdf_hash: str, wrap_name: str, ukm: bytes | None) -> bytes:
-        raise NotImplementedError
-
-    def peer(self, record: KeyAgreement) -> Callable[[], Any] | None:
-        """A maker of the originator's public key; None if the record is not ours."""
-        raise NotImplementedError
-
-    def unwrap(self, info: cms.RecipientInfo) -> bytes | None:
-        record = read_key_agreement(info, self.certificate, self.schemes)
-        peer = None if record is None else self.peer(record)
-        if record is None or peer is None:
-            return None
-        return record.unwrap(
-            lambda: exchange(self.key, peer()), self.schemes[record.scheme], self.derive
-        )

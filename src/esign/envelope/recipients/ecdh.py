@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from esign.asn1 import ECDH_KDF_HASH
-from esign.envelope.recipients.common import (
-    HASHES,
-    WRAP_BITS,
-    KeyAgreeIdentity,
-    KeyAgreement,
-    KeyAgreeRecipient,
-    shared_info,
-)
+from esign.envelope.recipients.agreement import KeyAgreeIdentity, KeyAgreement, KeyAgreeRecipient
 from esign.errors import MalformedInputError, UnsupportedAlgorithmError
 
 
-def derive_kek(z: bytes, kdf_hash: str, wrap_name: str, ukm: bytes | None) -> bytes:
-    """The X9.63 KDF over ECC-CMS-SharedInfo (RFC 5753 §7.2), for wrapping and unwrapping."""
-    return X963KDF(
-        algorithm=HASHES[kdf_hash](),
-        length=WRAP_BITS[wrap_name] // 8,
-        sharedinfo=shared_info(wrap_name, ukm),
-    ).derive(z)
+def x963_kdf(algorithm: hashes.HashAlgorithm, length: int, info: bytes) -> X963KDF:
+    """The X9.63 KDF over ECC-CMS-SharedInfo (RFC 5753 §7.2)."""
+    return X963KDF(algorithm=algorithm, length=length, sharedinfo=info)
 
 
-@dataclass
 class EcdhRecipient(KeyAgreeRecipient):
     """ECDH key agreement (RFC 5753): ephemeral-static, X9.63 KDF with SHA-256, AES-256 wrap."""
 
-    certificate: x509.Certificate
     scheme = "dh_single_pass_std_dh_sha256kdf_scheme"
-    derive = staticmethod(derive_kek)
+    kdf = staticmethod(x963_kdf)
 
     def ephemeral(self) -> tuple[dict[str, Any], bytes]:
         public = self.certificate.public_key()
@@ -53,14 +38,11 @@ class EcdhRecipient(KeyAgreeRecipient):
         )
 
 
-@dataclass
 class EcdhIdentity(KeyAgreeIdentity):
     """An EC private key (or a key handle that does ECDH) that opens ECDH records."""
 
-    key: Any
-    certificate: x509.Certificate | None = None
     schemes = ECDH_KDF_HASH
-    derive = staticmethod(derive_kek)
+    kdf = staticmethod(x963_kdf)
 
     def peer(self, record: KeyAgreement) -> Callable[[], Any] | None:
         curve = self.key.public_key().curve

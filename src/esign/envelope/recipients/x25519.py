@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from esign.asn1 import HKDF_KDF_HASH
-from esign.envelope.recipients.common import (
-    HASHES,
-    WRAP_BITS,
-    KeyAgreeIdentity,
-    KeyAgreement,
-    KeyAgreeRecipient,
-    shared_info,
-)
+from esign.envelope.recipients.agreement import KeyAgreeIdentity, KeyAgreement, KeyAgreeRecipient
 from esign.errors import MalformedInputError, UnsupportedAlgorithmError
 
 
-def derive_kek(z: bytes, kdf_hash: str, wrap_name: str, ukm: bytes | None) -> bytes:
-    """HKDF without salt over ECC-CMS-SharedInfo (RFC 8418 §2), for wrapping and unwrapping."""
-    return HKDF(
-        algorithm=HASHES[kdf_hash](),
-        length=WRAP_BITS[wrap_name] // 8,
-        salt=None,
-        info=shared_info(wrap_name, ukm),
-    ).derive(z)
+def hkdf(algorithm: hashes.HashAlgorithm, length: int, info: bytes) -> HKDF:
+    """HKDF without salt, ECC-CMS-SharedInfo as info (RFC 8418 §2)."""
+    return HKDF(algorithm=algorithm, length=length, salt=None, info=info)
 
 
-@dataclass
 class X25519Recipient(KeyAgreeRecipient):
     """X25519 key agreement (RFC 8418): ephemeral-static, HKDF-SHA256, AES-256 key wrap."""
 
-    certificate: x509.Certificate
     scheme = "dh_single_pass_std_dh_hkdf_sha256_scheme"
-    derive = staticmethod(derive_kek)
+    kdf = staticmethod(hkdf)
 
     def ephemeral(self) -> tuple[dict[str, Any], bytes]:
         public = self.certificate.public_key()
@@ -53,14 +38,11 @@ class X25519Recipient(KeyAgreeRecipient):
         return {"algorithm": {"algorithm": "x25519"}, "public_key": raw}, z
 
 
-@dataclass
 class X25519Identity(KeyAgreeIdentity):
     """An X25519 private key (or a key handle that does X25519) that opens X25519 records."""
 
-    key: Any
-    certificate: x509.Certificate | None = None
     schemes = HKDF_KDF_HASH
-    derive = staticmethod(derive_kek)
+    kdf = staticmethod(hkdf)
 
     def peer(self, record: KeyAgreement) -> Callable[[], Any] | None:
         algorithm = record.originator_algorithm
