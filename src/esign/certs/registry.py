@@ -100,10 +100,14 @@ class IssuedRecord:
         return self.revoked_at is not None
 
     @classmethod
-    def of(cls, certificate: x509.Certificate, profile: str) -> IssuedRecord:
+    def of(
+        cls, certificate: x509.Certificate, profile: str, *, subject: x509.Name | None = None
+    ) -> IssuedRecord:
+        """The record of ``certificate``; ``subject`` is the name it was built with, if known
+        (parsing it back out of the certificate costs a third of an ECDSA signature)."""
         return cls(
             serial=certificate.serial_number,
-            subject=certificate.subject.rfc4514_string(),
+            subject=(certificate.subject if subject is None else subject).rfc4514_string(),
             profile=profile,
             not_before=certificate.not_valid_before_utc,
             not_after=certificate.not_valid_after_utc,
@@ -296,6 +300,10 @@ def _row(record: IssuedRecord) -> tuple[str, str, str, str | None, str | None, b
     )
 
 
+#: Descriptors of write-ahead logs that were replaced, kept open (never reused by another
+#: file while a sync in another thread may still hold the number).
+_retired_fds: list[int] = []
+
 #: Rows in one multi-row INSERT (6 parameters each, within SQLite's 32,766).
 _MAX_ROWS = 1000
 
@@ -308,6 +316,7 @@ class _Pending:
     revoke: Revocation | None
     done: bool = False
     error: BaseException | None = None
+    seq: int = 0  # the commit that holds the record (see _Syncs)
     wake: threading.Event = field(default_factory=threading.Event)
 
 
@@ -320,13 +329,40 @@ class _GroupCommit:
     busy: bool = False
 
 
+@dataclass
+class _Syncs:
+    """Commits of one process and the disk syncs that made them durable.
+
+    ``committed`` numbers the commits; a sync that starts when ``committed`` is ``n``
+    covers commits 1..n (their pages were written before it began), so a caller whose
+    commit is ``n`` waits for such a sync if one is running and starts its own otherwise.
+    Syncs run outside SQLite's write lock and may overlap one another.
+    """
+
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    committed: int = 0
+    synced: int = 0
+    running: list[int] = field(default_factory=list)  # the ``committed`` each sync started at
+    wal: tuple[int, int] | None = None  # (descriptor, inode) of the write-ahead log
+
+
 class SqliteRegistry:
     """A registry in one SQLite file: WAL journal, ``BEGIN IMMEDIATE`` writes, busy timeout.
 
     Many threads and processes may issue at once: writers queue on SQLite's lock for up
     to ``busy_timeout`` seconds, then get :class:`~esign.errors.RegistryBusyError` with a
-    suggested (jittered) ``retry_after``. ``durable=True`` (the default) syncs every
-    commit to disk (``synchronous=FULL``), so an issued certificate survives a power cut.
+    suggested (jittered) ``retry_after``.
+
+    ``durable=True`` (the default): every write returns only after its commit is on disk,
+    so an issued certificate survives a crash or a power cut the moment ``issue`` returns.
+    SQLite runs with ``synchronous=NORMAL`` (it syncs around checkpoints only) and the
+    registry itself syncs the write-ahead log (``fdatasync``) after each commit, once
+    SQLite's write lock is released: the same guarantee as ``synchronous=FULL`` (which
+    syncs the same file at the same point, but while holding the lock), except that the
+    syncs of concurrent writers (threads, and processes on the same file) overlap instead of
+    queueing one behind another, and one sync covers every commit made before it began.
+    ``durable=False`` skips that sync: a process crash loses nothing (the data is in the
+    kernel), a power cut may lose the last commits.
     """
 
     def __init__(
@@ -344,6 +380,7 @@ class SqliteRegistry:
         self._local = threading.local()
         self._groups: dict[int, _GroupCommit] = {}
         self._groups_lock = threading.Lock()
+        self._syncs: dict[int, _Syncs] = {}
         self._connect()  # creates the file and the schema, or fails now with a named error
 
     # -- connections and transactions ------------------------------------------------------
@@ -355,7 +392,8 @@ class SqliteRegistry:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            # NORMAL: SQLite syncs around checkpoints; commits are synced by _durable.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise self._translate(exc, "open") from exc
@@ -393,7 +431,85 @@ class SqliteRegistry:
             if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc, what) from exc
             raise
+        self._durable(self._committed(), what)
         return result
+
+    # -- durability ---------------------------------------------------------------------------
+
+    def _sync_state(self) -> _Syncs:
+        """This process's sync bookkeeping (a forked child starts its own)."""
+        state = self._syncs.get(os.getpid())
+        if state is None:
+            with self._groups_lock:
+                state = self._syncs.setdefault(os.getpid(), _Syncs())
+        return state
+
+    def _committed(self) -> int:
+        """Number the commit that just returned (call right after ``COMMIT``)."""
+        state = self._sync_state()
+        with state.cond:
+            state.committed += 1
+            return state.committed
+
+    def _durable(self, seq: int, what: str) -> None:
+        """Return once commit ``seq`` of this process is on disk.
+
+        Joins a running sync that began after the commit; otherwise starts one, even
+        while older syncs still run (they overlap in the kernel instead of queueing).
+        """
+        if not self.durable or self.path == ":memory:":
+            return
+        state = self._sync_state()
+        with state.cond:
+            while True:
+                if state.synced >= seq:
+                    return
+                if any(start >= seq for start in state.running):
+                    state.cond.wait()
+                    continue
+                start = state.committed
+                state.running.append(start)
+                break
+        try:
+            self._sync_files(state)
+        except OSError as exc:
+            with state.cond:
+                state.running.remove(start)
+                state.cond.notify_all()
+            raise RegistryUnavailableError(
+                f"the certificate registry {self.path!r} could not be synced to disk"
+                f" ({what}: {exc})",
+                retry_after=round(4 * self.retry_after, 2),
+            ) from exc
+        with state.cond:
+            state.running.remove(start)
+            state.synced = max(state.synced, start)
+            state.cond.notify_all()
+
+    def _sync_files(self, state: _Syncs) -> None:
+        """``fdatasync`` the write-ahead log (SQLite's ``PATH-wal``), where commits land.
+
+        The log keeps its inode while any connection is open (ours is); if it was
+        checkpointed and removed, the commit is in the database file, which the
+        checkpoint synced, and the file is synced once more all the same.
+        """
+        wal = self.path + "-wal"
+        try:
+            inode = os.stat(wal).st_ino
+        except FileNotFoundError:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            return
+        with state.cond:
+            cached = state.wal
+            if cached is None or cached[1] != inode:
+                if cached is not None:
+                    _retired_fds.append(cached[0])  # a sync may still be using it
+                state.wal = cached = (os.open(wal, os.O_RDONLY), inode)
+        os.fdatasync(cached[0])
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -419,11 +535,12 @@ class SqliteRegistry:
         """Record one certificate, durably, sharing the commit with concurrent callers.
 
         Group commit: the first caller to find no commit under way becomes the leader and
-        writes every pending record of this process in one transaction (one fsync); a
-        taken serial fails only its own caller. The others wait and return once the commit
-        that holds their record is on disk; then the lead passes to the first caller that
-        arrived during the commit. Each waiter sleeps on its own event, so a commit wakes
-        only its own callers and the next leader.
+        writes every pending record of this process in one transaction; a taken serial
+        fails only its own caller. Once it committed, the lead passes to the first caller
+        that arrived meanwhile, and every caller of the group waits for a disk sync that
+        began after that commit (one sync serves the whole group, and overlaps with the
+        next group's write). Each waiter sleeps on its own event, so a commit wakes only
+        its own callers and the next leader.
         """
         item = _Pending(record, revoke)
         group = self._group()
@@ -449,6 +566,7 @@ class SqliteRegistry:
                         group.busy = False
         if item.error is not None:
             raise item.error
+        self._durable(item.seq, "issue")  # after the lead passed on: syncs overlap
 
     def _group(self) -> _GroupCommit:
         """This process's group-commit state (a forked child starts its own)."""
@@ -483,6 +601,7 @@ class SqliteRegistry:
                     [value for item in batch for value in _row(item.record)],
                 )
                 conn.execute("COMMIT")
+                seq = self._committed()
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")  # a taken serial: redo item by item, below
             except BaseException as exc:
@@ -496,7 +615,7 @@ class SqliteRegistry:
                 return
             else:
                 for item in batch:
-                    item.done = True
+                    item.done, item.seq = True, seq
                 return
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -524,6 +643,7 @@ class SqliteRegistry:
                     )
                 conn.execute("RELEASE item")
             conn.execute("COMMIT")
+            seq = self._committed()
         except BaseException as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -534,7 +654,7 @@ class SqliteRegistry:
                 raise
             return
         for item in batch:
-            item.done = True
+            item.done, item.seq = True, seq
 
     @staticmethod
     def _fail_all(batch: list[_Pending], error: BaseException) -> None:
