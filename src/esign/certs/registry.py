@@ -339,10 +339,12 @@ class _Syncs:
     Syncs run outside SQLite's write lock and may overlap one another.
     """
 
-    cond: threading.Condition = field(default_factory=threading.Condition)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     committed: int = 0
     synced: int = 0
-    running: list[int] = field(default_factory=list)  # the ``committed`` each sync started at
+    #: Each running sync: the ``committed`` it started at, and the event set when it ends
+    #: (a waiter sleeps on one sync's event, so an ending sync wakes only its own waiters).
+    running: list[tuple[int, threading.Event]] = field(default_factory=list)
     wal: tuple[int, int] | None = None  # (descriptor, inode) of the write-ahead log
 
 
@@ -447,7 +449,7 @@ class SqliteRegistry:
     def _committed(self) -> int:
         """Number the commit that just returned (call right after ``COMMIT``)."""
         state = self._sync_state()
-        with state.cond:
+        with state.lock:
             state.committed += 1
             return state.committed
 
@@ -460,31 +462,31 @@ class SqliteRegistry:
         if not self.durable or self.path == ":memory:":
             return
         state = self._sync_state()
-        with state.cond:
-            while True:
+        while True:
+            with state.lock:
                 if state.synced >= seq:
                     return
-                if any(start >= seq for start in state.running):
-                    state.cond.wait()
-                    continue
-                start = state.committed
-                state.running.append(start)
-                break
+                covering = next((e for start, e in state.running if start >= seq), None)
+                if covering is None:
+                    mine = (state.committed, threading.Event())
+                    state.running.append(mine)
+                    break
+            covering.wait()  # then look again: that sync may have failed
         try:
             self._sync_files(state)
         except OSError as exc:
-            with state.cond:
-                state.running.remove(start)
-                state.cond.notify_all()
             raise RegistryUnavailableError(
                 f"the certificate registry {self.path!r} could not be synced to disk"
                 f" ({what}: {exc})",
                 retry_after=round(4 * self.retry_after, 2),
             ) from exc
-        with state.cond:
-            state.running.remove(start)
-            state.synced = max(state.synced, start)
-            state.cond.notify_all()
+        else:
+            with state.lock:
+                state.synced = max(state.synced, mine[0])
+        finally:
+            with state.lock:
+                state.running.remove(mine)
+            mine[1].set()
 
     def _sync_files(self, state: _Syncs) -> None:
         """``fdatasync`` the write-ahead log (SQLite's ``PATH-wal``), where commits land.
@@ -503,7 +505,7 @@ class SqliteRegistry:
             finally:
                 os.close(fd)
             return
-        with state.cond:
+        with state.lock:
             cached = state.wal
             if cached is None or cached[1] != inode:
                 if cached is not None:
@@ -537,10 +539,9 @@ class SqliteRegistry:
         Group commit: the first caller to find no commit under way becomes the leader and
         writes every pending record of this process in one transaction; a taken serial
         fails only its own caller. Once it committed, the lead passes to the first caller
-        that arrived meanwhile, and every caller of the group waits for a disk sync that
-        began after that commit (one sync serves the whole group, and overlaps with the
-        next group's write). Each waiter sleeps on its own event, so a commit wakes only
-        its own callers and the next leader.
+        that arrived meanwhile, and the leader syncs the log (one sync for the group,
+        overlapping the next group's write and sync) before it wakes its group. Each
+        waiter sleeps on its own event, so a group wakes only its own callers.
         """
         item = _Pending(record, revoke)
         group = self._group()
@@ -549,24 +550,33 @@ class SqliteRegistry:
             lead = not group.busy
             group.busy = True
         if not lead:
-            item.wake.wait()  # woken when done, or when handed the lead
+            item.wake.wait()  # woken when committed and synced, or when handed the lead
         if not item.done:
             with group.lock:
                 batch, group.queue = group.queue, []
             try:
-                self._commit_group(batch)
+                try:
+                    self._commit_group(batch)
+                finally:
+                    with group.lock:
+                        if group.queue:  # hand the lead to the first caller still waiting
+                            group.queue[0].wake.set()
+                        else:
+                            group.busy = False
+                # The next group writes while this one's sync runs.
+                seq = max((other.seq for other in batch if other.error is None), default=0)
+                if seq:
+                    try:
+                        self._durable(seq, "issue")
+                    except RegistryError as exc:
+                        for other in batch:
+                            other.error = other.error or exc
             finally:
                 for other in batch:
                     if other is not item:
                         other.wake.set()
-                with group.lock:
-                    if group.queue:  # hand the lead to the first caller still waiting
-                        group.queue[0].wake.set()
-                    else:
-                        group.busy = False
         if item.error is not None:
             raise item.error
-        self._durable(item.seq, "issue")  # after the lead passed on: syncs overlap
 
     def _group(self) -> _GroupCommit:
         """This process's group-commit state (a forked child starts its own)."""
