@@ -304,6 +304,16 @@ def _row(record: IssuedRecord) -> tuple[str, str, str, str | None, str | None, b
 #: file while a sync in another thread may still hold the number).
 _retired_fds: list[int] = []
 
+#: Windows syncs only descriptors open for writing; POSIX any.
+_SYNC_FLAGS = os.O_RDWR if os.name == "nt" else os.O_RDONLY
+
+
+def _datasync(fd: int) -> None:
+    """``fdatasync`` where there is one (Linux), ``fsync`` elsewhere (macOS, Windows)."""
+    sync = getattr(os, "fdatasync", None) or os.fsync
+    sync(fd)
+
+
 #: Rows in one multi-row INSERT (6 parameters each, within SQLite's 32,766).
 _MAX_ROWS = 1000
 
@@ -499,9 +509,9 @@ class SqliteRegistry:
         try:
             inode = os.stat(wal).st_ino
         except FileNotFoundError:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, _SYNC_FLAGS)
             try:
-                os.fdatasync(fd)
+                _datasync(fd)
             finally:
                 os.close(fd)
             return
@@ -510,8 +520,8 @@ class SqliteRegistry:
             if cached is None or cached[1] != inode:
                 if cached is not None:
                     _retired_fds.append(cached[0])  # a sync may still be using it
-                state.wal = cached = (os.open(wal, os.O_RDONLY), inode)
-        os.fdatasync(cached[0])
+                state.wal = cached = (os.open(wal, _SYNC_FLAGS), inode)
+        _datasync(cached[0])
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
