@@ -191,7 +191,9 @@ def test_a_registry_that_is_not_durable_does_not_sync(
 PASSWORD = "durability-test"
 
 
-def _process(folder: str, index: int, threads: int, per_thread: int, barrier: Any, out: Any) -> None:
+def _process(
+    folder: str, index: int, threads: int, per_thread: int, barrier: Any, out: Any
+) -> None:
     ca = CertificateAuthority.open_folder(folder, password=PASSWORD)
     key = generate_key("ec-p256").public_key()
     serials: list[int] = []
