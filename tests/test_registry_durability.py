@@ -241,3 +241,37 @@ def test_threads_of_two_processes_issue_on_one_file(tmp_path: Path) -> None:
         certificate = recorded[serial].certificate
         certificate.verify_directly_issued_by(ca.certificate)
         assert isinstance(certificate, x509.Certificate)
+
+
+def test_a_failed_sync_is_a_named_retryable_error_and_nothing_is_handed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esign.errors import RegistryUnavailableError
+
+    ca = CertificateAuthority.create_root("CN=EIO CA", registry=SqliteRegistry(tmp_path / "r.db"))
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    key = generate_key("ec-p256").public_key()
+    failures: list[BaseException] = []
+    returned: list[x509.Certificate] = []
+
+    def work(n: int) -> None:
+        try:
+            returned.append(ca.issue(key, subject=f"CN=e{n}"))
+        except Exception as exc:
+            failures.append(exc)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert returned == []
+    assert len(failures) == 6
+    for failure in failures:
+        assert isinstance(failure, RegistryUnavailableError)
+        assert failure.retry_after > 0
+        assert "synced to disk" in str(failure)

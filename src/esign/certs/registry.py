@@ -578,9 +578,17 @@ class SqliteRegistry:
                 if seq:
                     try:
                         self._durable(seq, "issue")
-                    except RegistryError as exc:
+                    except BaseException as exc:  # no caller of the group may return
+                        failed = exc
+                        if not isinstance(exc, RegistryError):
+                            failed = RegistryUnavailableError(
+                                "the certificate registry's sync was interrupted",
+                                retry_after=round(4 * self.retry_after, 2),
+                            )
                         for other in batch:
-                            other.error = other.error or exc
+                            other.error = other.error or failed
+                        if failed is not exc:
+                            raise
             finally:
                 for other in batch:
                     if other is not item:
