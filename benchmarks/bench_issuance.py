@@ -2,12 +2,13 @@
 
 Baseline: the CA key signing a certificate-sized message with ``cryptography`` alone, in
 the same run. Measured: ``CertificateAuthority.issue`` (build, sign, record) with an
-in-memory registry and with the SQLite registry, durable (synchronous=FULL, the default)
-and not (synchronous=NORMAL). Subject keys are generated before timing.
+in-memory registry and with the SQLite registry, durable (the default: the registry syncs
+the write-ahead log after each commit, before ``issue`` returns) and not (``durable=False``:
+no sync). Subject keys are generated before timing.
 
-The durable registry syncs every commit; concurrent issuers share one commit (group
-commit), so a CA serving many requests at once pays one fsync per group, not per
-certificate. The "N threads" rows issue from N threads of one process; their ``/builder``
+The durable registry syncs every commit, outside SQLite's write lock: concurrent issuers
+share one transaction (group commit) and their syncs overlap, one sync serving every
+commit made before it began. The "N threads" rows issue from N threads of one process; their ``/builder``
 column compares with the builder alone from as many threads (``cryptography`` releases the
 GIL while signing, so threads use more than one core): the figure of merit for a CA
 server (target >= 0.7). Single-caller rows compare with the single-threaded builder.

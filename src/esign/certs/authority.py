@@ -387,7 +387,7 @@ class CertificateAuthority:
         """
         prepared = [
             (
-                self._builder(
+                *self._builder(
                     r.public_key,
                     parse_name(r.subject),
                     get_profile(r.profile),
@@ -401,7 +401,7 @@ class CertificateAuthority:
             )
             for r in requests
         ]
-        certificates = [self._sign(builder) for builder, _ in prepared]
+        certificates = [self._sign(builder) for builder, _, _ in prepared]
         for _ in range(SERIAL_ATTEMPTS):
             seen: set[int] = set()
             for i, certificate in enumerate(certificates):  # a repeat inside the batch
@@ -409,15 +409,15 @@ class CertificateAuthority:
                     certificates[i] = self._sign(prepared[i][0])
                 seen.add(certificates[i].serial_number)
             records = [
-                IssuedRecord.of(c, profile)
-                for c, (_, profile) in zip(certificates, prepared, strict=True)
+                IssuedRecord.of(c, profile, subject=name)
+                for c, (_, name, profile) in zip(certificates, prepared, strict=True)
             ]
             try:
                 self.registry.add_many(records)
             except SerialInUseError as exc:
                 certificates = [
                     self._sign(builder) if c.serial_number in exc.serials else c
-                    for c, (builder, _) in zip(certificates, prepared, strict=True)
+                    for c, (builder, _, _) in zip(certificates, prepared, strict=True)
                 ]
                 continue
             return certificates
@@ -444,7 +444,7 @@ class CertificateAuthority:
         subject_sign_tool: str | None = None,
         replaces: Revocation | None = None,
     ) -> x509.Certificate:
-        builder = self._builder(
+        builder, name = self._builder(
             public_key,
             subject,
             profile,
@@ -456,8 +456,9 @@ class CertificateAuthority:
         )
         for _ in range(SERIAL_ATTEMPTS):
             certificate = self._sign(builder)
+            record = IssuedRecord.of(certificate, profile.name, subject=name)
             try:
-                self.registry.add(IssuedRecord.of(certificate, profile.name), revoke=replaces)
+                self.registry.add(record, revoke=replaces)
             except SerialInUseError:
                 continue
             return certificate
@@ -474,7 +475,8 @@ class CertificateAuthority:
         uris: list[str],
         path_length: int | None,
         subject_sign_tool: str | None,
-    ) -> x509.CertificateBuilder:
+    ) -> tuple[x509.CertificateBuilder, x509.Name]:
+        """The builder (everything but the serial) and the subject name it holds."""
         if days <= 0:
             raise ValueError("validity must be at least one day")
         if isinstance(public_key, GostPublicKey):  # GOST: esign.gost.authority.GostAuthority
@@ -512,7 +514,7 @@ class CertificateAuthority:
             extensions.insert(3, _extension(x509.SubjectAlternativeName(names)))
         extensions += profile_extensions
         # The constructor takes the whole list at once (add_extension copies it each time).
-        return x509.CertificateBuilder(
+        builder = x509.CertificateBuilder(
             issuer_name=self.certificate.subject,
             subject_name=subject,
             public_key=public_key,
@@ -520,6 +522,7 @@ class CertificateAuthority:
             not_valid_after=_valid_until(now, days, ca_end),
             extensions=extensions,
         )
+        return builder, subject
 
     def _profile_extensions(
         self, profile: Profile, subject_sign_tool: str | None

@@ -19,7 +19,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
@@ -224,8 +224,15 @@ def _stand_in_certificate(algorithm: str) -> x509.Certificate:
     return builder.sign(key, None if hash_ is None else hash_())  # type: ignore[arg-type]
 
 
+#: ``cryptography``'s own key classes: checked first, because ``isinstance`` against the
+#: runtime-checkable ``KeyHandle`` protocol costs more than an ECDSA signature.
+_NATIVE = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
+
+
 def _private(key: PrivateKey | KeyHandle) -> PrivateKey | None:
     """The in-memory key to give ``cryptography`` directly, if there is one."""
+    if isinstance(key, _NATIVE):
+        return key
     if isinstance(key, LocalKey):
         return key.private_key
     if isinstance(key, KeyHandle):
@@ -238,7 +245,6 @@ def _check(
 ) -> None:
     """The handle's signature verifies under its public key (a wrong key fails here)."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     public: Any = handle.public_key()
     try:

@@ -100,10 +100,14 @@ class IssuedRecord:
         return self.revoked_at is not None
 
     @classmethod
-    def of(cls, certificate: x509.Certificate, profile: str) -> IssuedRecord:
+    def of(
+        cls, certificate: x509.Certificate, profile: str, *, subject: x509.Name | None = None
+    ) -> IssuedRecord:
+        """The record of ``certificate``; ``subject`` is the name it was built with, if known
+        (parsing it back out of the certificate costs a third of an ECDSA signature)."""
         return cls(
             serial=certificate.serial_number,
-            subject=certificate.subject.rfc4514_string(),
+            subject=(certificate.subject if subject is None else subject).rfc4514_string(),
             profile=profile,
             not_before=certificate.not_valid_before_utc,
             not_after=certificate.not_valid_after_utc,
@@ -296,6 +300,20 @@ def _row(record: IssuedRecord) -> tuple[str, str, str, str | None, str | None, b
     )
 
 
+#: Descriptors of write-ahead logs that were replaced, kept open (never reused by another
+#: file while a sync in another thread may still hold the number).
+_retired_fds: list[int] = []
+
+#: Windows syncs only descriptors open for writing; POSIX any.
+_SYNC_FLAGS = os.O_RDWR if os.name == "nt" else os.O_RDONLY
+
+
+def _datasync(fd: int) -> None:
+    """``fdatasync`` where there is one (Linux), ``fsync`` elsewhere (macOS, Windows)."""
+    sync = getattr(os, "fdatasync", None) or os.fsync
+    sync(fd)
+
+
 #: Rows in one multi-row INSERT (6 parameters each, within SQLite's 32,766).
 _MAX_ROWS = 1000
 
@@ -308,6 +326,7 @@ class _Pending:
     revoke: Revocation | None
     done: bool = False
     error: BaseException | None = None
+    seq: int = 0  # the commit that holds the record (see _Syncs)
     wake: threading.Event = field(default_factory=threading.Event)
 
 
@@ -320,13 +339,42 @@ class _GroupCommit:
     busy: bool = False
 
 
+@dataclass
+class _Syncs:
+    """Commits of one process and the disk syncs that made them durable.
+
+    ``committed`` numbers the commits; a sync that starts when ``committed`` is ``n``
+    covers commits 1..n (their pages were written before it began), so a caller whose
+    commit is ``n`` waits for such a sync if one is running and starts its own otherwise.
+    Syncs run outside SQLite's write lock and may overlap one another.
+    """
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    committed: int = 0
+    synced: int = 0
+    #: Each running sync: the ``committed`` it started at, and the event set when it ends
+    #: (a waiter sleeps on one sync's event, so an ending sync wakes only its own waiters).
+    running: list[tuple[int, threading.Event]] = field(default_factory=list)
+    wal: tuple[int, int] | None = None  # (descriptor, inode) of the write-ahead log
+
+
 class SqliteRegistry:
     """A registry in one SQLite file: WAL journal, ``BEGIN IMMEDIATE`` writes, busy timeout.
 
     Many threads and processes may issue at once: writers queue on SQLite's lock for up
     to ``busy_timeout`` seconds, then get :class:`~esign.errors.RegistryBusyError` with a
-    suggested (jittered) ``retry_after``. ``durable=True`` (the default) syncs every
-    commit to disk (``synchronous=FULL``), so an issued certificate survives a power cut.
+    suggested (jittered) ``retry_after``.
+
+    ``durable=True`` (the default): every write returns only after its commit is on disk,
+    so an issued certificate survives a crash or a power cut the moment ``issue`` returns.
+    SQLite runs with ``synchronous=NORMAL`` (it syncs around checkpoints only) and the
+    registry itself syncs the write-ahead log (``fdatasync``) after each commit, once
+    SQLite's write lock is released: the same guarantee as ``synchronous=FULL`` (which
+    syncs the same file at the same point, but while holding the lock), except that the
+    syncs of concurrent writers (threads, and processes on the same file) overlap instead of
+    queueing one behind another, and one sync covers every commit made before it began.
+    ``durable=False`` skips that sync: a process crash loses nothing (the data is in the
+    kernel), a power cut may lose the last commits.
     """
 
     def __init__(
@@ -344,6 +392,7 @@ class SqliteRegistry:
         self._local = threading.local()
         self._groups: dict[int, _GroupCommit] = {}
         self._groups_lock = threading.Lock()
+        self._syncs: dict[int, _Syncs] = {}
         self._connect()  # creates the file and the schema, or fails now with a named error
 
     # -- connections and transactions ------------------------------------------------------
@@ -355,7 +404,8 @@ class SqliteRegistry:
         try:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            # NORMAL: SQLite syncs around checkpoints; commits are synced by _durable.
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise self._translate(exc, "open") from exc
@@ -393,7 +443,85 @@ class SqliteRegistry:
             if isinstance(exc, sqlite3.Error):
                 raise self._translate(exc, what) from exc
             raise
+        self._durable(self._committed(), what)
         return result
+
+    # -- durability ---------------------------------------------------------------------------
+
+    def _sync_state(self) -> _Syncs:
+        """This process's sync bookkeeping (a forked child starts its own)."""
+        state = self._syncs.get(os.getpid())
+        if state is None:
+            with self._groups_lock:
+                state = self._syncs.setdefault(os.getpid(), _Syncs())
+        return state
+
+    def _committed(self) -> int:
+        """Number the commit that just returned (call right after ``COMMIT``)."""
+        state = self._sync_state()
+        with state.lock:
+            state.committed += 1
+            return state.committed
+
+    def _durable(self, seq: int, what: str) -> None:
+        """Return once commit ``seq`` of this process is on disk.
+
+        Joins a running sync that began after the commit; otherwise starts one, even
+        while older syncs still run (they overlap in the kernel instead of queueing).
+        """
+        if not self.durable or self.path == ":memory:":
+            return
+        state = self._sync_state()
+        while True:
+            with state.lock:
+                if state.synced >= seq:
+                    return
+                covering = next((e for start, e in state.running if start >= seq), None)
+                if covering is None:
+                    mine = (state.committed, threading.Event())
+                    state.running.append(mine)
+                    break
+            covering.wait()  # then look again: that sync may have failed
+        try:
+            self._sync_files(state)
+        except OSError as exc:
+            raise RegistryUnavailableError(
+                f"the certificate registry {self.path!r} could not be synced to disk"
+                f" ({what}: {exc})",
+                retry_after=round(4 * self.retry_after, 2),
+            ) from exc
+        else:
+            with state.lock:
+                state.synced = max(state.synced, mine[0])
+        finally:
+            with state.lock:
+                state.running.remove(mine)
+            mine[1].set()
+
+    def _sync_files(self, state: _Syncs) -> None:
+        """``fdatasync`` the write-ahead log (SQLite's ``PATH-wal``), where commits land.
+
+        The log keeps its inode while any connection is open (ours is); if it was
+        checkpointed and removed, the commit is in the database file, which the
+        checkpoint synced, and the file is synced once more all the same.
+        """
+        wal = self.path + "-wal"
+        try:
+            inode = os.stat(wal).st_ino
+        except FileNotFoundError:
+            fd = os.open(self.path, _SYNC_FLAGS)
+            try:
+                _datasync(fd)
+            finally:
+                os.close(fd)
+            return
+        with state.lock:
+            cached = state.wal
+            if cached is None or cached[1] != inode:
+                if cached is not None:
+                    _retired_fds.append(cached[0])  # a sync may still be using it
+                state.wal = cached = (os.open(wal, _SYNC_FLAGS), inode)
+        _datasync(cached[0])
 
     def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -419,11 +547,11 @@ class SqliteRegistry:
         """Record one certificate, durably, sharing the commit with concurrent callers.
 
         Group commit: the first caller to find no commit under way becomes the leader and
-        writes every pending record of this process in one transaction (one fsync); a
-        taken serial fails only its own caller. The others wait and return once the commit
-        that holds their record is on disk; then the lead passes to the first caller that
-        arrived during the commit. Each waiter sleeps on its own event, so a commit wakes
-        only its own callers and the next leader.
+        writes every pending record of this process in one transaction; a taken serial
+        fails only its own caller. Once it committed, the lead passes to the first caller
+        that arrived meanwhile, and the leader syncs the log (one sync for the group,
+        overlapping the next group's write and sync) before it wakes its group. Each
+        waiter sleeps on its own event, so a group wakes only its own callers.
         """
         item = _Pending(record, revoke)
         group = self._group()
@@ -432,21 +560,39 @@ class SqliteRegistry:
             lead = not group.busy
             group.busy = True
         if not lead:
-            item.wake.wait()  # woken when done, or when handed the lead
+            item.wake.wait()  # woken when committed and synced, or when handed the lead
         if not item.done:
             with group.lock:
                 batch, group.queue = group.queue, []
             try:
-                self._commit_group(batch)
+                try:
+                    self._commit_group(batch)
+                finally:
+                    with group.lock:
+                        if group.queue:  # hand the lead to the first caller still waiting
+                            group.queue[0].wake.set()
+                        else:
+                            group.busy = False
+                # The next group writes while this one's sync runs.
+                seq = max((other.seq for other in batch if other.error is None), default=0)
+                if seq:
+                    try:
+                        self._durable(seq, "issue")
+                    except BaseException as exc:  # no caller of the group may return
+                        failed = exc
+                        if not isinstance(exc, RegistryError):
+                            failed = RegistryUnavailableError(
+                                "the certificate registry's sync was interrupted",
+                                retry_after=round(4 * self.retry_after, 2),
+                            )
+                        for other in batch:
+                            other.error = other.error or failed
+                        if failed is not exc:
+                            raise
             finally:
                 for other in batch:
                     if other is not item:
                         other.wake.set()
-                with group.lock:
-                    if group.queue:  # hand the lead to the first caller still waiting
-                        group.queue[0].wake.set()
-                    else:
-                        group.busy = False
         if item.error is not None:
             raise item.error
 
@@ -483,6 +629,7 @@ class SqliteRegistry:
                     [value for item in batch for value in _row(item.record)],
                 )
                 conn.execute("COMMIT")
+                seq = self._committed()
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")  # a taken serial: redo item by item, below
             except BaseException as exc:
@@ -496,7 +643,7 @@ class SqliteRegistry:
                 return
             else:
                 for item in batch:
-                    item.done = True
+                    item.done, item.seq = True, seq
                 return
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -524,6 +671,7 @@ class SqliteRegistry:
                     )
                 conn.execute("RELEASE item")
             conn.execute("COMMIT")
+            seq = self._committed()
         except BaseException as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -534,7 +682,7 @@ class SqliteRegistry:
                 raise
             return
         for item in batch:
-            item.done = True
+            item.done, item.seq = True, seq
 
     @staticmethod
     def _fail_all(batch: list[_Pending], error: BaseException) -> None:

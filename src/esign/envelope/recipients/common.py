@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.certs.trust import to_asn1
 from esign.errors import (
     KeyUsageError,
     UnsupportedAlgorithmError,
@@ -34,6 +35,12 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 WRAP_BITS = {"aes128_wrap": 128, "aes192_wrap": 192, "aes256_wrap": 256}
+
+
+def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    """The certificate as an asn1crypto object (here, not from ``esign.certs.trust``, whose
+    import brings the path validator: ``esign seal`` would pay for it at start-up)."""
+    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
 class Recipient(Protocol):

@@ -19,13 +19,13 @@ from esign.asn1 import (
     CMSORIforKEMOtherInfo,
     KEMRecipientInfo,
 )
-from esign.certs.trust import to_asn1
 from esign.envelope.recipients.common import (
     WRAP_BITS,
     addressed_to,
     decapsulate,
     issuer_and_serial,
     require_usage,
+    to_asn1,
 )
 from esign.errors import DecryptionError, MalformedInputError, UnsupportedAlgorithmError
 
