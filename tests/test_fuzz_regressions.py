@@ -283,3 +283,20 @@ CRL_BAD_BIT_STRING = base64.b64decode(
 def test_crl_with_a_bad_bit_string_in_its_issuer_is_refused() -> None:
     with pytest.raises(MalformedInputError, match="CRL"):
         parse_crl(CRL_BAD_BIT_STRING)
+
+
+#: fuzz smime, 2026-11-29 (the ten-minute run after the fix above): an RFC 2231 boundary
+#: parameter whose charset holds a NUL byte made the stdlib parser's ``str(raw, charset)``
+#: raise ValueError out of ``read_smime``.
+SMIME_NUL_CHARSET = (
+    b'Content-Type: multipart/signed; protocol="application/pkcs7-signature";'
+    b" boundary*=us\x00ascii''abc\r\n\r\nx"
+)
+
+
+def test_smime_with_a_nul_in_a_parameter_charset_is_refused() -> None:
+    from esign.signing.smime import is_smime, read_smime
+
+    with pytest.raises(MalformedInputError, match="not a readable MIME message"):
+        read_smime(SMIME_NUL_CHARSET)
+    assert not is_smime(SMIME_NUL_CHARSET)

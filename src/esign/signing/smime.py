@@ -41,6 +41,8 @@ _MICALG.update(
 )
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NOT_MIME: tuple[type[Exception], ...] = (MalformedInputError, *PARSE_ERRORS)
+#: what the stdlib MIME parser raises on undecodable parameters (RFC 2231 charsets)
+_UNREADABLE: tuple[type[Exception], ...] = (*PARSE_ERRORS, LookupError)
 
 
 @dataclass
@@ -171,6 +173,15 @@ def _decode_base64(payload: bytes) -> bytes:
 
 def read_smime(data: bytes) -> SmimeMessage:
     """Split a signed S/MIME message into its CMS signature and signed entity."""
+    try:
+        return _read_smime(data)
+    except _UNREADABLE as exc:
+        # the stdlib parser decodes RFC 2231 parameters (boundary*=, protocol*=) with
+        # str(); a NUL byte or an unknown charset there raises, as it should, here
+        raise MalformedInputError(f"not a readable MIME message: {exc}") from exc
+
+
+def _read_smime(data: bytes) -> SmimeMessage:
     if len(data) > MAX_CMS_BYTES:
         raise MalformedInputError(f"S/MIME message larger than {MAX_CMS_BYTES >> 20} MiB")
     data = canonicalize(data)
