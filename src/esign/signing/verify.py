@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from esign.errors import (
 )
 from esign.gost.cms import is_gost_signed_data
 from esign.gost.verify import verify as verify_gost
-from esign.limits import MAX_ATTRIBUTES
+from esign.limits import MAX_ATTRIBUTES, MAX_CMS_BYTES
 from esign.limits import MAX_COUNTERSIGNATURE_DEPTH as MAX_DEPTH
 from esign.limits import MAX_COUNTERSIGNATURES as MAX_COUNTERSIGNATURES
 from esign.policy import AlgorithmPolicy
@@ -266,6 +267,19 @@ def verify(
         )
     if digests is not None and data is not None:  # before parsing: no input can excuse it
         raise ValueError("give the content digests or the content, not both")
+    if len(signature) > MAX_CMS_BYTES and data is None and digests is None:
+        # an attached signature larger than the in-memory budget: read it as a stream
+        from esign.signing.streaming import verify_stream
+
+        return verify_stream(
+            io.BytesIO(signature),
+            trust=trust,
+            at=at,
+            certificates=certificates,
+            trusted_lists=trusted_lists,
+            jurisdiction=jurisdiction,
+            tsa_trust=tsa_trust,
+        )
     load_signed_data(signature)  # every field checked once, at the door ...
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
