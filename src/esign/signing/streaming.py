@@ -26,7 +26,7 @@ from asn1crypto import cms
 from cryptography import x509
 
 from esign.ber import BerFraming, Reader, TruncatedError, tlv
-from esign.diagnose import explain
+from esign.diagnose import explain, humanize
 from esign.errors import InputTooLargeError, MalformedInputError, UnsupportedAlgorithmError
 from esign.gost.keys import GostPrivateKey
 from esign.limits import MAX_CMS_BYTES
@@ -203,13 +203,16 @@ def _hashers(digest_algorithms: bytes) -> tuple[dict[str, Any], bool]:
 
 def _element(reader: Reader, tag: int, budget: list[int], what: str) -> bytes:
     """One part after the document, counted against the non-content budget."""
+    too_large = InputTooLargeError(
+        f"the {what} of the signature exceed {MAX_CMS_BYTES >> 20} MiB "
+        "(esign.limits.MAX_CMS_BYTES; the document itself has no limit)"
+    )
     try:
         encoded = reader.element(tag, limit=budget[0])
     except InputTooLargeError:
-        raise InputTooLargeError(
-            f"the {what} of the signature exceed {MAX_CMS_BYTES >> 20} MiB "
-            "(esign.limits.MAX_CMS_BYTES; the document itself has no limit)"
-        ) from None
+        raise too_large from None
+    if len(encoded) > budget[0]:  # the element's limit counts its value, not its header
+        raise too_large
     budget[0] -= len(encoded)
     return encoded
 
@@ -291,7 +294,9 @@ def read_signed_stream(
         _discard(found)
         if str(exc).startswith("not a CMS signature"):
             raise
-        raise MalformedInputError(f"not a CMS signature: {part} is damaged ({exc})") from None
+        raise MalformedInputError(
+            f"not a CMS signature: {part} is damaged ({humanize(exc)})"
+        ) from None
     found.digests = {name: hasher.digest() for name, hasher in hashers.items()}
     return found
 
