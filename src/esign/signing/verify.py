@@ -218,6 +218,7 @@ class _PathCache:
 
 _SHA256 = hashes.SHA256()
 _PATHS = _PathCache()
+_EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 @dataclass
@@ -379,7 +380,8 @@ def _verify(
             raise MalformedInputError("the encapsulated content is not an OCTET STRING")
         attached = encap["content"].contents
     names = {si["digest_algorithm"]["algorithm"].native for si in signed["signer_infos"]}
-    usable = {n for n in names if options.policy.digest_refusal(n) is None}
+    # Hashed unless refused at any time (MD5): a time-stamp may yet prove an older moment.
+    usable = {n for n in names if options.policy.digest_refusal(n, _EARLIEST) is None}
     mismatch = False
     if options.digests is not None:
         if attached is not None:  # the signature's content: an input fault
@@ -524,8 +526,11 @@ def _verify_signer(
     )
     moment = options.at if options.at is not None else poe
     judged_at = moment or datetime.datetime.now(datetime.timezone.utc)
+    # Algorithms are judged when the signature is proven to have existed (ETSI EN 319
+    # 102-1 §5.6.2.5): a 2010 time-stamp keeps a SHA-1 signature acceptable at a later `at`.
+    crypto_at = min(judged_at, poe) if poe is not None else judged_at
 
-    if not _judge_algorithms(report, signer_info, key, options, judged_at, poe):
+    if not _judge_algorithms(report, signer_info, key, options, crypto_at, poe):
         return report
     if digest_name not in digests:
         report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
