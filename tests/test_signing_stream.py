@@ -153,6 +153,28 @@ def test_budget_applies_to_everything_but_the_document(
         verify_stream(io.BytesIO(signature), trust=pki.trust)
 
 
+def test_digest_algorithm_budget_at_its_edge(pki: Pki, signature: bytes) -> None:
+    """Each announced digest is a pass over the whole document: at most MAX_DIGEST_ALGORITHMS."""
+    from asn1crypto import algos, cms
+
+    from esign import limits
+
+    names = ["sha256", "sha1", "sha224", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"]
+    names.append("sha3_224")
+    original = cms.DigestAlgorithms([{"algorithm": "sha256"}]).dump()
+    assert original in signature
+    for count, fits in ((limits.MAX_DIGEST_ALGORITHMS, True), (len(names), False)):
+        announced = cms.DigestAlgorithms(
+            [algos.DigestAlgorithm({"algorithm": name}) for name in names[:count]]
+        ).dump()
+        changed = signature.replace(original, announced, 1)
+        if fits:
+            assert verify_stream(io.BytesIO(changed), trust=pki.trust).valid
+        else:
+            with pytest.raises(InputTooLargeError, match="MAX_DIGEST_ALGORITHMS"):
+                verify_stream(io.BytesIO(changed), trust=pki.trust)
+
+
 def test_verify_of_large_bytes_streams(
     pki: Pki, signature: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,7 +29,7 @@ from esign.ber import BerFraming, Reader, TruncatedError, tlv
 from esign.diagnose import explain, humanize
 from esign.errors import InputTooLargeError, MalformedInputError, UnsupportedAlgorithmError
 from esign.gost.keys import GostPrivateKey
-from esign.limits import MAX_CMS_BYTES
+from esign.limits import MAX_CMS_BYTES, MAX_DIGEST_ALGORITHMS
 from esign.signing.container import CMS_ADVICE, PARSE_ERRORS
 from esign.signing.sign import Clock, Signer, _time_stamp, _utc_now
 from esign.signing.signer_parts import (
@@ -51,8 +51,6 @@ __all__ = ["StreamedSignature", "read_signed_stream", "sign_stream", "verify_str
 
 #: Bytes read at a time.
 CHUNK = 1 << 20
-#: Digest algorithms one SignedData may announce (one per signer algorithm; 2 is common).
-MAX_DIGEST_ALGORITHMS = 8
 #: Streebog (GOST R 34.11-2012): the GOST verifier hashes the document itself.
 _STREEBOG = frozenset({"1.2.643.7.1.1.2.2", "1.2.643.7.1.1.2.3"})
 
@@ -191,7 +189,10 @@ def _hashers(digest_algorithms: bytes) -> tuple[dict[str, Any], bool]:
     except PARSE_ERRORS as exc:
         raise MalformedInputError("the SignedData's digest algorithms are damaged") from exc
     if len(names) > MAX_DIGEST_ALGORITHMS:
-        raise InputTooLargeError(f"more than {MAX_DIGEST_ALGORITHMS} digest algorithms")
+        raise InputTooLargeError(
+            f"more than {MAX_DIGEST_ALGORITHMS} digest algorithms, each a hash over the "
+            "whole document (esign.limits.MAX_DIGEST_ALGORITHMS)"
+        )
     hashers: dict[str, Any] = {}
     for name in names:
         try:
