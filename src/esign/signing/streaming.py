@@ -92,6 +92,24 @@ def _copy(
     return total
 
 
+def _batched(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Small pieces (openssl -stream writes 4 KiB ones) joined into about CHUNK bytes, so
+    the per-piece costs (a thread hand-off, a write) are paid per MiB."""
+    batch: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        if not batch and len(piece) >= CHUNK:
+            yield piece
+            continue
+        batch.append(piece)
+        held += len(piece)
+        if held >= CHUNK:
+            yield b"".join(batch)
+            batch, held = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
 def _chunks(source: BinaryIO) -> Iterator[bytes]:
     while chunk := source.read(CHUNK):
         yield chunk
@@ -267,7 +285,8 @@ def read_signed_stream(
                     if sink is not None:
                         sink(piece)
 
-            found.size = _copy(reader.octet_chunks(octets), list(hashers.values()), write, progress)
+            pieces = _batched(reader.octet_chunks(octets))
+            found.size = _copy(pieces, list(hashers.values()), write, progress)
             reader.close(holder)
         reader.close(encap)
         budget = [MAX_CMS_BYTES]
