@@ -231,3 +231,26 @@ def test_cli_streams_large_attached_files(pki: Pki, tmp_path: Path) -> None:
     with signature.open("r+b") as handle:
         handle.truncate(12 << 20)
     assert_clean_failure(esign_cli("verify", signature, *trust), 2)
+
+
+def test_gost_attached_signature_verifies_as_a_stream() -> None:
+    """Streebog is not in hashlib: the document is spooled to a temporary file on the way
+    and the GOST verifier reads it from there; the report is verify's."""
+    pytest.importorskip("gostcrypto")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from esign.certs import TrustContext
+
+    from ._gost import make_gost_pki
+
+    gpki = make_gost_pki("gost2012-256-tca")
+    document = b"tax return 2026, Ivanov I. I." * 1000
+    signature = esign.sign(document, signer=(gpki.key, gpki.cert), detached=False)  # type: ignore[arg-type]
+    trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl().public_bytes(Encoding.DER)])
+    content = io.BytesIO()
+    report = verify_stream(io.BytesIO(signature), trust=trust, out=content, at=AT)
+    assert report.valid, report.errors
+    assert content.getvalue() == document
+    assert esign.verify(signature, trust=trust, at=AT).to_dict() == report.to_dict()
+    with pytest.raises(EsignError, match="GOST signatures are not streamed"):
+        sign_stream(io.BytesIO(document), io.BytesIO(), signer=(gpki.key, gpki.cert))  # type: ignore[arg-type]
