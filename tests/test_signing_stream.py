@@ -247,10 +247,11 @@ def test_gost_attached_signature_verifies_as_a_stream() -> None:
     document = b"tax return 2026, Ivanov I. I." * 1000
     signature = esign.sign(document, signer=(gpki.key, gpki.cert), detached=False)  # type: ignore[arg-type]
     trust = TrustContext([gpki.ca.certificate], crls=[gpki.ca.crl().public_bytes(Encoding.DER)])
+    at = datetime.datetime.now(datetime.timezone.utc)  # after the certificates were issued
     content = io.BytesIO()
-    report = verify_stream(io.BytesIO(signature), trust=trust, out=content, at=AT)
+    report = verify_stream(io.BytesIO(signature), trust=trust, out=content, at=at)
     assert report.valid, report.errors
     assert content.getvalue() == document
-    assert esign.verify(signature, trust=trust, at=AT).to_dict() == report.to_dict()
+    assert esign.verify(signature, trust=trust, at=at).to_dict() == report.to_dict()
     with pytest.raises(EsignError, match="GOST signatures are not streamed"):
         sign_stream(io.BytesIO(document), io.BytesIO(), signer=(gpki.key, gpki.cert))  # type: ignore[arg-type]

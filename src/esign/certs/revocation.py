@@ -23,7 +23,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from esign._repr import readable_repr
-from esign.certs.handle_signing import sign_crl, sign_ocsp
+from esign.certs.handle_signing import rehearse_ocsp, sign_crl, sign_ocsp
 from esign.certs.registry import IssuedRecord
 from esign.diagnose import explain
 from esign.errors import OcspSigningError, RevocationError
@@ -213,6 +213,7 @@ def build_ocsp_response(
     try:
         builder = _answer(request, record, status, cert_hash, responder_certificate, issuer, now,
                           validity)  # fmt: skip
+        rehearse_ocsp(builder)  # what only signing checks, with a key that cannot fail
     except (ValueError, TypeError, x509.DuplicateExtension):
         # Fields no answer can echo (a negative serial, hashes of the wrong length, a
         # repeated nonce): the request was malformed after all (RFC 6960 §2.3).
