@@ -158,6 +158,16 @@ class RevocationError(EsignError):
     code = "revocation"
 
 
+class OcspSigningError(RevocationError):
+    """The OCSP responder's key could not sign an answer (a token or vault that failed).
+
+    The request itself was fine: an HTTP responder answers ``internalError`` (RFC 6960
+    §2.3), never ``malformedRequest``, so clients retry instead of giving up.
+    """
+
+    code = "ocsp_signing"
+
+
 class TrustedListError(MalformedInputError):
     """A trusted list cannot be read, or its signature does not verify."""
 

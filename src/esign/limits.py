@@ -14,7 +14,8 @@ from __future__ import annotations
 
 # -- sizes -----------------------------------------------------------------------------
 
-#: In-memory CMS input. Larger signed content is given detached (streamed hashing).
+#: In-memory CMS input, and everything but the document in a streamed attached signature
+#: (esign.signing.streaming): the document itself has no limit there.
 MAX_CMS_BYTES = 256 << 20
 #: One CRL or OCSP response. A CRL of a million entries is about 40 MiB.
 MAX_REVINFO_BYTES = 64 << 20
@@ -33,6 +34,9 @@ MAX_KDF_ITERATIONS_PER_OPEN = 10_000_000
 
 #: SignerInfos in one SignedData (co-signatures).
 MAX_SIGNERS = 64
+#: Digest algorithms a streamed SignedData announces before its content (each is a hash
+#: over the whole document; one per signer algorithm, two is common).
+MAX_DIGEST_ALGORITHMS = 8
 #: Certificates embedded in one SignedData (a chain is 2 to 5).
 MAX_CERTIFICATES = 256
 #: Counter-signatures in the whole tree under one signer, every level counted: each is a

@@ -168,6 +168,20 @@ def sign_crl(
     return crl
 
 
+def rehearse_ocsp(builder: ocsp.OCSPResponseBuilder) -> None:
+    """Sign ``builder`` with a throw-away key and discard the result.
+
+    What the request put in the answer (a negative serial, say) is refused only when the
+    answer is signed; a rehearsal with a key that cannot fail tells those faults (the
+    request's: ``malformedRequest``) from the real key's (the responder's: ``internalError``).
+    """
+    stand_in = _stand_in_certificate("ec-p256")
+    builder.responder_id(ocsp.OCSPResponderEncoding.HASH, stand_in).sign(
+        _stand_in("ec-p256"),  # type: ignore[arg-type]
+        hashes.SHA256(),
+    )
+
+
 def sign_ocsp(
     builder: ocsp.OCSPResponseBuilder,
     key: PrivateKey | KeyHandle,

@@ -1,7 +1,9 @@
 """An OCSP responder over HTTP (RFC 6960 Appendix A): POST and GET, from a CA's registry.
 
 Small on purpose: the standard library's threaded HTTP server, bounded request sizes, and
-:meth:`CertificateAuthority.ocsp_response` for every answer. Use it as a context manager::
+:meth:`CertificateAuthority.ocsp_response` for every answer; an unreadable request gets
+``malformedRequest``, a responder key that fails to sign ``internalError`` (RFC 6960 §2.3).
+Use it as a context manager::
 
     with OcspServer(ca) as server:          # 127.0.0.1, a free port
         print(server.url)                   # give this to `openssl ocsp -url`
@@ -18,7 +20,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from cryptography import x509
+from cryptography.x509 import ocsp
 
+from esign.certs.revocation import unsuccessful_ocsp
+from esign.errors import OcspSigningError
 from esign.keys.algorithms import PrivateKey
 
 if TYPE_CHECKING:
@@ -62,7 +67,10 @@ class OcspServer:
                 self._answer(der)
 
             def _answer(self, der: bytes) -> None:
-                body = server.ca.ocsp_response(der, responder=server.responder)
+                try:
+                    body = server.ca.ocsp_response(der, responder=server.responder)
+                except OcspSigningError:  # the responder's fault, not the request's
+                    body = unsuccessful_ocsp(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/ocsp-response")
                 self.send_header("Content-Length", str(len(body)))

@@ -23,10 +23,10 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from esign._repr import readable_repr
-from esign.certs.handle_signing import sign_crl, sign_ocsp
+from esign.certs.handle_signing import rehearse_ocsp, sign_crl, sign_ocsp
 from esign.certs.registry import IssuedRecord
 from esign.diagnose import explain
-from esign.errors import RevocationError
+from esign.errors import OcspSigningError, RevocationError
 from esign.keys.algorithms import PrivateKey
 from esign.keys.handle import KeyHandle
 from esign.policy import AlgorithmPolicy
@@ -187,14 +187,15 @@ def build_ocsp_response(
     An unreadable request gets the unsuccessful ``malformedRequest`` answer (RFC 6960
     §2.3), and so does a request about several certificates: this responder follows the
     RFC 5019 profile (one certificate per request), which clients fall back to; a
-    certificate this CA never issued is ``unknown``; a request nonce is echoed.
+    certificate this CA never issued is ``unknown``; a request nonce is echoed. If the
+    responder's key fails to sign (a token or vault that failed), that is no fault of the
+    request: :class:`~esign.errors.OcspSigningError` is raised, and the HTTP responder
+    answers ``internalError``.
     """
     try:
         request = load_ocsp_request(request_der)
     except RevocationError:
-        return ocsp.OCSPResponseBuilder.build_unsuccessful(
-            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-        ).public_bytes(Encoding.DER)
+        return unsuccessful_ocsp(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     cert_hash = request.hash_algorithm
     name_hash, key_hash = _issuer_hashes(issuer, cert_hash)
     record = None
@@ -210,30 +211,39 @@ def build_ocsp_response(
         else ocsp.OCSPCertStatus.GOOD
     )
     try:
-        return _signed_answer(
-            request, record, status, cert_hash, responder_key, responder_certificate,
-            issuer, now, validity, hash_algorithm,
-        )  # fmt: skip
+        builder = _answer(request, record, status, cert_hash, responder_certificate, issuer, now,
+                          validity)  # fmt: skip
+        rehearse_ocsp(builder)  # what only signing checks, with a key that cannot fail
     except (ValueError, TypeError, x509.DuplicateExtension):
         # Fields no answer can echo (a negative serial, hashes of the wrong length, a
         # repeated nonce): the request was malformed after all (RFC 6960 §2.3).
-        return ocsp.OCSPResponseBuilder.build_unsuccessful(
-            ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-        ).public_bytes(Encoding.DER)
+        return unsuccessful_ocsp(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    try:
+        response = sign_ocsp(builder, responder_key, hash_algorithm, responder_certificate)
+    except Exception as exc:  # whatever the key handle raised: the responder's fault
+        raise OcspSigningError(
+            f"the OCSP responder could not sign its answer: {type(exc).__name__}: {exc}"
+        ) from exc
+    return response.public_bytes(Encoding.DER)
 
 
-def _signed_answer(
+def unsuccessful_ocsp(status: ocsp.OCSPResponseStatus) -> bytes:
+    """An unsigned OCSP answer saying why there is no status (RFC 6960 §2.3)."""
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(Encoding.DER)
+
+
+def _answer(
     request: ocsp.OCSPRequest,
     record: IssuedRecord | None,
     status: ocsp.OCSPCertStatus,
     cert_hash: hashes.HashAlgorithm,
-    responder_key: PrivateKey | KeyHandle,
     responder_certificate: x509.Certificate,
     issuer: x509.Certificate,
     now: datetime.datetime,
     validity: datetime.timedelta,
-    hash_algorithm: hashes.HashAlgorithm | None,
-) -> bytes:
+) -> ocsp.OCSPResponseBuilder:
+    """The unsigned answer: every field the request supplies is echoed here, so a fault
+    raised here is the request's (signing comes after, and its faults are the responder's)."""
     builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
         issuer_name_hash=request.issuer_name_hash,
         issuer_key_hash=request.issuer_key_hash,
@@ -254,8 +264,7 @@ def _signed_answer(
         builder = builder.add_extension(nonce.value, critical=False)
     except x509.ExtensionNotFound:
         pass
-    response = sign_ocsp(builder, responder_key, hash_algorithm, responder_certificate)
-    return response.public_bytes(Encoding.DER)
+    return builder
 
 
 def verify_signature(

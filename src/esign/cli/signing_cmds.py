@@ -6,6 +6,7 @@ import argparse
 import base64
 import contextlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -140,6 +141,8 @@ def _sign(args: argparse.Namespace, key: Any) -> int:
             detached=detached,
             timestamper=timestamper,
         )
+    elif _streams(args, key):
+        return _sign_streamed(args, key, certificate, chain, timestamper)
     else:
         from esign.progress import reading_with_progress
         from esign.signing.sign import sign
@@ -176,11 +179,99 @@ def _with_embedded_data(report: Any, signature: bytes) -> tuple[dict[str, Any], 
     return payload, text
 
 
+#: Files above this size are signed (attached) and verified as streams, in bounded memory.
+STREAM_ABOVE = 16 << 20
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _streams(args: argparse.Namespace, key: Any) -> bool:
+    """Whether ``esign sign`` writes a large attached signature as a stream (BER)."""
+    from esign.gost.keys import GostPrivateKey
+
+    return (
+        args.attached
+        and not args.pem
+        and not isinstance(key, GostPrivateKey)
+        and _size(args.file) > STREAM_ABOVE
+    )
+
+
+def _sign_streamed(
+    args: argparse.Namespace, key: Any, certificate: Any, chain: Any, timestamper: Any
+) -> int:
+    """An attached signature of a large file: read once, written as BER, memory bounded."""
+    from esign.cli.envelope_cmds import _open_input, _output
+    from esign.progress import byte_progress
+    from esign.signing.streaming import sign_stream
+
+    with _open_input(args.file) as src, _output(args.out) as (dst, commit):
+        sign_stream(
+            src,
+            dst,
+            signer=(key, certificate),
+            chain=chain,
+            timestamper=timestamper,
+            progress=byte_progress(_size(args.file), "signing"),
+        )
+        commit()
+    print(f"signed {args.file} -> {args.out} (attached, streamed)", file=_notes(args))
+    return EXIT_VALID
+
+
+def _notes(args: argparse.Namespace) -> Any:
+    """Where a one-line note goes: stderr when the output itself goes to stdout."""
+    return sys.stderr if args.out == "-" else sys.stdout
+
+
+def _streamed_signature(args: argparse.Namespace) -> bool:
+    """Whether the signature file is large binary CMS, verified as a stream."""
+    if args.data or _size(args.signature) <= STREAM_ABOVE:
+        return False
+    try:
+        with open(args.signature, "rb") as handle:
+            return handle.read(1) == b"\x30"
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.signature}: {exc.strerror}") from exc
+
+
+def _verify_streamed(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """A large attached signature: the content goes through the hashes (and to a temporary
+    file next to ``--out``, renamed there only once the signature verified)."""
+    from esign.cli.envelope_cmds import _open_input, _output
+    from esign.progress import byte_progress
+    from esign.signing.streaming import verify_stream
+
+    size = _size(args.signature)
+    with _open_input(args.signature) as src, _output(args.out) as (dst, commit):
+        report = verify_stream(src, out=dst, progress=byte_progress(size, "verifying"), **options)
+        _show(args, report.to_dict(), str(report))
+        if args.out and report.valid:
+            commit()
+        elif args.out:
+            print("esign: not valid: the content was not written", file=sys.stderr)
+    return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def _show(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    """The report: on stdout, or on stderr when the content goes to stdout."""
+    if args.out == "-":
+        print(json.dumps(payload, indent=2) if args.json else text, file=sys.stderr)
+    else:
+        emit(payload, text, args.json)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from esign.signing.smime import is_smime, read_smime
     from esign.signing.verify import verify
 
-    signature = read_file(args.signature)
+    streamed = _streamed_signature(args)
+    signature = b"" if streamed else read_file(args.signature)
     trust = trust_from(args)  # --crl, --ocsp, --fetch, --no-revocation-check come with it
     lists = trusted_lists_from(args)
     tsa_trust = None
@@ -201,6 +292,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "jurisdiction": args.jurisdiction,
         "tsa_trust": tsa_trust,
     }
+    if streamed:
+        return _verify_streamed(args, options)
     if signature.startswith(b"%PDF-"):
         from esign.signing.pdf import verify_pdf
 
@@ -238,10 +331,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         report = verify(signature, None, **options)
     payload, text = _with_embedded_data(report, signature)
     to_stdout = args.out == "-"
-    if to_stdout:
-        print(json.dumps(payload, indent=2) if args.json else text, file=sys.stderr)
-    else:
-        emit(payload, text, args.json)
+    _show(args, payload, text)
     if args.out:
         if not report.valid:
             print("esign: not valid: the content was not written", file=sys.stderr)

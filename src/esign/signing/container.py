@@ -100,6 +100,42 @@ def _check_attribute_counts(signer_info: cms.SignerInfo) -> None:
             )
 
 
+def _check_version(signed: cms.SignedData) -> None:
+    """The versions must be the ones RFC 5652 §5.1 and §5.3 derive from the structure.
+
+    It is not covered by any signature, so a verifier that let it vary would accept a
+    changed file as the signer's: a signature is refused for any byte that differs.
+    """
+    certificates, crls = signed["certificates"], signed["crls"]
+    kinds = set() if isinstance(certificates, core.Void) else {c.name for c in certificates}
+    crl_kinds = set() if isinstance(crls, core.Void) else {c.name for c in crls}
+    if "other" in kinds or "other" in crl_kinds:
+        expected = 5
+    elif "v2_attr_cert" in kinds:
+        expected = 4
+    elif (
+        "v1_attr_cert" in kinds
+        or any(si["version"].native == "v3" for si in signed["signer_infos"])
+        or signed["encap_content_info"]["content_type"].native != "data"
+    ):
+        expected = 3
+    else:
+        expected = 1
+    for signer_info in signed["signer_infos"]:  # RFC 5652 §5.3: 1 by issuer+serial, 3 by key id
+        sid_version = 1 if signer_info["sid"].name == "issuer_and_serial_number" else 3
+        if int(signer_info["version"]) != sid_version:
+            raise MalformedInputError(
+                f"a SignerInfo says version {int(signer_info['version'])} where its signer "
+                f"identifier requires {sid_version} (RFC 5652 §5.3): it was altered or badly made"
+            )
+    found = int(signed["version"])
+    if found != expected:
+        raise MalformedInputError(
+            f"the SignedData says version {found} where its structure requires {expected} "
+            "(RFC 5652 §5.1): it was altered or badly made"
+        )
+
+
 def load_content_info(data: bytes) -> cms.ContentInfo:
     """Parse DER or PEM bytes into a ContentInfo, strictly (no trailing data)."""
     der = unarmor(data)
@@ -135,6 +171,7 @@ def load_signed_data(data: bytes) -> cms.SignedData:
         _walk(signed["digest_algorithms"])
         signed["encap_content_info"]["content_type"].native  # noqa: B018
         _walk(signed["encap_content_info"])
+        _check_version(signed)
     except MalformedInputError:
         raise
     except PARSE_ERRORS as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from esign.errors import (
 )
 from esign.gost.cms import is_gost_signed_data
 from esign.gost.verify import verify as verify_gost
-from esign.limits import MAX_ATTRIBUTES
+from esign.limits import MAX_ATTRIBUTES, MAX_CMS_BYTES
 from esign.limits import MAX_COUNTERSIGNATURE_DEPTH as MAX_DEPTH
 from esign.limits import MAX_COUNTERSIGNATURES as MAX_COUNTERSIGNATURES
 from esign.policy import AlgorithmPolicy
@@ -217,6 +218,7 @@ class _PathCache:
 
 _SHA256 = hashes.SHA256()
 _PATHS = _PathCache()
+_EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 @dataclass
@@ -266,6 +268,19 @@ def verify(
         )
     if digests is not None and data is not None:  # before parsing: no input can excuse it
         raise ValueError("give the content digests or the content, not both")
+    if len(signature) > MAX_CMS_BYTES and data is None and digests is None:
+        # an attached signature larger than the in-memory budget: read it as a stream
+        from esign.signing.streaming import verify_stream
+
+        return verify_stream(
+            io.BytesIO(signature),
+            trust=trust,
+            at=at,
+            certificates=certificates,
+            trusted_lists=trusted_lists,
+            jurisdiction=jurisdiction,
+            tsa_trust=tsa_trust,
+        )
     load_signed_data(signature)  # every field checked once, at the door ...
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
@@ -365,7 +380,8 @@ def _verify(
             raise MalformedInputError("the encapsulated content is not an OCTET STRING")
         attached = encap["content"].contents
     names = {si["digest_algorithm"]["algorithm"].native for si in signed["signer_infos"]}
-    usable = {n for n in names if options.policy.digest_refusal(n) is None}
+    # Hashed unless refused at any time (MD5): a time-stamp may yet prove an older moment.
+    usable = {n for n in names if options.policy.digest_refusal(n, _EARLIEST) is None}
     mismatch = False
     if options.digests is not None:
         if attached is not None:  # the signature's content: an input fault
@@ -510,8 +526,11 @@ def _verify_signer(
     )
     moment = options.at if options.at is not None else poe
     judged_at = moment or datetime.datetime.now(datetime.timezone.utc)
+    # Algorithms are judged when the signature is proven to have existed (ETSI EN 319
+    # 102-1 §5.6.2.5): a 2010 time-stamp keeps a SHA-1 signature acceptable at a later `at`.
+    crypto_at = min(judged_at, poe) if poe is not None else judged_at
 
-    if not _judge_algorithms(report, signer_info, key, options, judged_at, poe):
+    if not _judge_algorithms(report, signer_info, key, options, crypto_at, poe):
         return report
     if digest_name not in digests:
         report.error("bad_signature", "the signer's digest algorithm is not in digestAlgorithms")
