@@ -56,7 +56,7 @@ from esign.limits import MAX_ATTRIBUTES, MAX_CMS_BYTES
 from esign.limits import MAX_COUNTERSIGNATURE_DEPTH as MAX_DEPTH
 from esign.limits import MAX_COUNTERSIGNATURES as MAX_COUNTERSIGNATURES
 from esign.policy import AlgorithmPolicy
-from esign.signing import integrity
+from esign.signing import fast_verify, integrity
 from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
 from esign.signing.indication import SubIndication
 from esign.signing.levels import decide_level
@@ -161,14 +161,11 @@ class _PathCache:
         certificate: x509.Certificate,
         usage: str,
         extras: list[x509.Certificate],
+        fingerprints: tuple[bytes, ...],
     ) -> PathResult:
         if not isinstance(trust, TrustContext):
             return trust.validate(certificate, at=None, usage=usage, extra_certificates=extras)
-        key = (
-            certificate.fingerprint(_SHA256),
-            usage.encode(),
-            *sorted(c.fingerprint(_SHA256) for c in extras),
-        )
+        key = (fingerprints[0], usage.encode(), *fingerprints[1:])
         cache = self._now.setdefault(trust, {})
         now = datetime.datetime.now(datetime.timezone.utc)
         hit = cache.get(key)
@@ -197,15 +194,19 @@ class _PathCache:
         moment: datetime.datetime | None,
         usage: str,
         extras: list[x509.Certificate],
+        fingerprints: tuple[bytes, ...] | None = None,
     ) -> PathResult:
+        """The path of ``certificate`` at ``moment`` (None: now). ``fingerprints``: the
+        SHA-256 fingerprints of ``certificate`` and then of ``extras`` sorted, when the
+        caller already has them."""
+        if fingerprints is None:
+            fingerprints = (
+                certificate.fingerprint(_SHA256),
+                *sorted(c.fingerprint(_SHA256) for c in extras),
+            )
         if moment is None:
-            return self._now_validate(trust, certificate, usage, extras)
-        key = (
-            certificate.fingerprint(_SHA256),
-            moment.isoformat().encode(),
-            usage.encode(),
-            *sorted(c.fingerprint(_SHA256) for c in extras),
-        )
+            return self._now_validate(trust, certificate, usage, extras, fingerprints)
+        key = (fingerprints[0], moment.isoformat().encode(), usage.encode(), *fingerprints[1:])
         cache = self._by_trust.setdefault(trust, {})
         if key not in cache:
             if len(cache) > 4096:
@@ -281,6 +282,17 @@ def verify(
             jurisdiction=jurisdiction,
             tsa_trust=tsa_trust,
         )
+    certificates = list(certificates)
+    trusted_lists = list(trusted_lists)
+    if data is None or isinstance(data, (bytes, bytearray, memoryview)):
+        # an ordinary signature that holds: decided from slices of its DER (fast_verify);
+        # anything else is decided below, from scratch
+        quick = fast_verify.verify(
+            signature, data, trust=trust, at=at, certificates=certificates,
+            trusted_lists=trusted_lists, jurisdiction=jurisdiction, digests=digests,
+        )  # fmt: skip
+        if quick is not None:
+            return quick
     load_signed_data(signature)  # every field checked once, at the door ...
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
@@ -614,6 +626,14 @@ def _validate_path(
     """Validate the path (revocation included: the trust context's engine decides it) at
     ``moment`` (None: now); the verdict goes into ``report`` as it is."""
     path = _PATHS.validate(trust, certificate, moment, usage, extras)
+    _report_path(report, path, moment)
+    return path
+
+
+def _report_path(
+    report: VerificationReport, path: PathResult, moment: datetime.datetime | None
+) -> None:
+    """Put the verdict of ``path``, validated at ``moment``, into ``report``."""
     report.validation_time = path.validated_at or moment
     report.trust_domain = path.domain
     report.chain = path.chain
@@ -648,7 +668,6 @@ def _validate_path(
                 f"{status.subject} was revoked at {status.revoked_at.isoformat()} "
                 f"({status.reason}), after the time judged: the signature stands",
             )
-    return path
 
 
 def _check_integrity(
