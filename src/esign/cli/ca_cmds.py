@@ -17,17 +17,15 @@ import argparse
 import contextlib
 import datetime
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from esign.certs.profiles import PROFILES, IssuerSignTool, QualifiedSettings
-from esign.certs.qualified import POLICY_NAMES_REVERSE, QC_TYPE_NAMES, RU_CLASS_NAMES
-from esign.certs.registry import REVOCATION_REASONS
 from esign.cli.common import (
     EXIT_VALID,
+    LazyChoices,
     UsageError,
     add_password_options,
     certificate_from,
@@ -41,6 +39,7 @@ from esign.cli.common import (
 
 if TYPE_CHECKING:  # the CA itself is imported by the commands that use it
     from esign.certs.authority import CertificateAuthority
+    from esign.certs.profiles import QualifiedSettings
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -48,7 +47,30 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 #: :func:`register` with the ``cert`` group's subparsers object.
 CERT_SUBCOMMAND_HOOKS: list[Callable[[SubParsers], None]] = []
 
-REASONS = ", ".join(REVOCATION_REASONS)
+#: The revocation reasons ``esign.certs.registry.REVOCATION_REASONS`` accepts (spelled out
+#: so that building the parser does not import the registry; a test keeps them equal).
+REASONS = (
+    "unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, "
+    "cessationOfOperation, privilegeWithdrawn, aACompromise"
+)
+
+
+def _profile_names() -> Iterable[str]:
+    from esign.certs.profiles import PROFILES
+
+    return PROFILES
+
+
+def _qc_type_names() -> Iterable[str]:
+    from esign.certs.qualified import QC_TYPE_NAMES
+
+    return QC_TYPE_NAMES.values()
+
+
+def _ru_class_names() -> Iterable[str]:
+    from esign.certs.qualified import RU_CLASS_NAMES
+
+    return RU_CLASS_NAMES
 
 
 def register(subparsers: SubParsers) -> None:
@@ -121,7 +143,13 @@ def _register_init(sub: SubParsers) -> None:
         metavar="URL[,LANG]",
         help="eIDAS PKI disclosure statement (QcPDS), language default en (repeatable)",
     )
-    q.add_argument("--qc-type", choices=sorted(QC_TYPE_NAMES.values()), default="esign")
+    q.add_argument(
+        "--qc-type",
+        choices=LazyChoices(_qc_type_names),
+        metavar="TYPE",
+        default="esign",
+        help="QcType: %(choices)s (default esign)",
+    )
     q.add_argument("--no-qscd", action="store_true", help="keys are not on a QSCD (no QcSSCD)")
     q.add_argument(
         "--eidas-policy",
@@ -135,7 +163,13 @@ def _register_init(sub: SubParsers) -> None:
         help="Russian issuerSignTool: the CA's certified tools and their certificates",
     )
     q.add_argument("--subject-sign-tool", metavar="TEXT", help="default Russian subjectSignTool")
-    q.add_argument("--ru-class", action="append", choices=sorted(RU_CLASS_NAMES), help="KC1..KA1")
+    q.add_argument(
+        "--ru-class",
+        action="append",
+        choices=LazyChoices(_ru_class_names),
+        metavar="CLASS",
+        help="%(choices)s",
+    )
     add_password_options(p)
     p.set_defaults(func=cmd_ca_init)
 
@@ -167,7 +201,13 @@ def _register_issue(sub: SubParsers) -> None:
     p.add_argument("--ca", required=True, metavar="DIR", help="the CA folder")
     _add_subject_key(p)
     p.add_argument("--subject", metavar="DN", help="subject (required with --public-key)")
-    p.add_argument("--profile", required=True, choices=sorted(PROFILES))
+    p.add_argument(
+        "--profile",
+        required=True,
+        choices=LazyChoices(_profile_names),
+        metavar="PROFILE",
+        help="%(choices)s",
+    )
     p.add_argument("--days", type=positive_int, default=365, help="validity in days (default 365)")
     p.add_argument("--email", action="append", default=[], help="e-mail SAN (repeatable)")
     p.add_argument("--uri", action="append", default=[], help="URI SAN (repeatable)")
@@ -253,6 +293,9 @@ def _write_cert(path: str, certificate: Any, der: bool = False) -> None:
 def _qualified_settings(args: argparse.Namespace) -> QualifiedSettings | None:
     if not (args.pds or args.issuer_sign_tool or args.subject_sign_tool or args.ru_class):
         return None
+    from esign.certs.profiles import IssuerSignTool, QualifiedSettings
+    from esign.certs.qualified import POLICY_NAMES_REVERSE, QC_TYPE_NAMES, RU_CLASS_NAMES
+
     pds = []
     for item in args.pds or []:
         url, _, lang = item.partition(",")

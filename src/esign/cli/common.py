@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -252,10 +253,40 @@ def emit(payload: dict[str, Any], text: str, as_json: bool) -> None:
     print(json.dumps(payload, indent=2) if as_json else text)
 
 
-def add_level_options(parser: argparse.ArgumentParser) -> None:
-    """The evidence a verifier brings for QUALIFIED: trusted lists and a jurisdiction."""
+class LazyChoices:
+    """Names for an option's ``choices``, read from the library the first time argparse
+    checks a value or prints that option's help. Building the parser (``esign --help``,
+    and every command) then imports none of the modules that own the names. Give the
+    option a ``metavar``: argparse formats it when the option is added.
+    """
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._load = names
+        self._names: list[str] | None = None
+
+    def _sorted(self) -> list[str]:
+        if self._names is None:
+            self._names = sorted(self._load())
+        return self._names
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._sorted()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sorted())
+
+    def __len__(self) -> int:
+        return len(self._sorted())
+
+
+def _jurisdictions() -> Iterable[str]:
     from esign.certs.trusted_list import JURISDICTIONS
 
+    return JURISDICTIONS
+
+
+def add_level_options(parser: argparse.ArgumentParser) -> None:
+    """The evidence a verifier brings for QUALIFIED: trusted lists and a jurisdiction."""
     parser.add_argument(
         "--trusted-list",
         action="extend",
@@ -279,9 +310,10 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jurisdiction",
-        choices=JURISDICTIONS,
+        choices=LazyChoices(_jurisdictions),
+        metavar="{eidas,ru}",
         default="eidas",
-        help="profile for the qualified decision (default: eidas)",
+        help="profile for the qualified decision: %(choices)s (default: eidas)",
     )
 
 

@@ -8,13 +8,14 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 
 from esign.cli.common import (
     EXIT_VALID,
+    LazyChoices,
     UsageError,
     add_password_options,
     certificate_from,
@@ -24,17 +25,16 @@ from esign.cli.common import (
     read_file,
 )
 from esign.errors import EsignError, PasswordRequiredError
-from esign.keys.algorithms import (
-    ALGORITHMS,
-    KeyUse,
-    PrivateKey,
-    PublicKey,
-    algorithm_name,
-    generate_key,
-)
 
 if TYPE_CHECKING:  # key files are read and written by the commands that need them
+    from esign.keys.algorithms import PrivateKey, PublicKey
     from esign.keys.pkcs12 import KeyBundle
+
+
+def _algorithm_names() -> Iterable[str]:
+    from esign.keys.algorithms import ALGORITHMS
+
+    return ALGORITHMS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,8 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = key.add_subparsers(dest="key_command", required=True, parser_class=type(key))
 
     g = commands.add_parser("generate", help="generate a key, stored encrypted (PKCS#8)")
-    g.add_argument("--alg", required=True, choices=sorted(ALGORITHMS), metavar="NAME",
-                   help="algorithm: " + ", ".join(sorted(ALGORITHMS)))  # fmt: skip
+    g.add_argument("--alg", required=True, choices=LazyChoices(_algorithm_names), metavar="NAME",
+                   help="algorithm: %(choices)s")  # fmt: skip
     g.add_argument("--out", required=True, metavar="FILE", help="private key file to write")
     g.add_argument("--der", action="store_true", help="write DER instead of PEM")
     g.add_argument("--kdf", choices=["scrypt", "pbkdf2"], default="scrypt",
@@ -100,6 +100,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from esign.keys.storage import save_key
 
     password = None if args.unencrypted else _new_password(args)
+    from esign.keys.algorithms import generate_key
+
     key = generate_key(args.alg)
     encoding: Literal["pem", "der"] = "der" if args.der else "pem"
     try:
@@ -123,6 +125,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _uses(name: str) -> list[str]:
+    from esign.keys.algorithms import ALGORITHMS, KeyUse
+
     algorithm = ALGORITHMS.get(name)
     if algorithm is None:
         return []
@@ -167,6 +171,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         info["algorithm"] = None
         print_info(info, args.json)
         return EXIT_VALID
+    from esign.keys.algorithms import algorithm_name
+
     name = algorithm_name(key)
     info.update(algorithm=name, uses=_uses(name), public_key=_fingerprint(key.public_key()))
     print_info(info, args.json)
@@ -206,6 +212,7 @@ def _bundle_key(bundle: KeyBundle, info: dict[str, Any]) -> PrivateKey:
 
 
 def cmd_pkcs12(args: argparse.Namespace) -> int:
+    from esign.keys.algorithms import algorithm_name
     from esign.keys.pkcs12 import save_pkcs12
 
     key = load_private_key(args.key, args)

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email
-import email.policy
-import email.utils
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import Message
 from typing import TYPE_CHECKING
 
 from asn1crypto import cms
@@ -26,10 +22,13 @@ from cryptography import x509
 
 from esign.errors import MalformedInputError
 from esign.signing.container import MAX_CMS_BYTES, PARSE_ERRORS
-from esign.signing.sign import Signer, sign
 
 if TYPE_CHECKING:  # pyHanko's TSA client (and aiohttp) only when a timestamper is used
+    from email.message import Message
+
     from pyhanko.sign.timestamps import TimeStamper
+
+    from esign.signing.sign import Signer  # the mail parser and the signer: where used
 
 MAX_HEADER_BYTES = 64 << 10
 SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
@@ -92,6 +91,8 @@ def write_smime(
     application/pkcs7-mime; smime-type=signed-data.
     """
     entity = _as_entity(data)
+    from esign.signing.sign import sign
+
     der = sign(entity, signer=signer, chain=chain, detached=detached, timestamper=timestamper)
     if not detached:
         return (
@@ -124,6 +125,9 @@ def _headers(data: bytes) -> Message:
     match = _HEADER_END.search(data[:MAX_HEADER_BYTES])
     if match is None:
         raise MalformedInputError("not a MIME message: no end of headers")
+    import email
+    import email.policy
+
     return email.message_from_bytes(data[: match.end()], policy=email.policy.compat32)
 
 
@@ -150,6 +154,8 @@ def _protocol(headers: Message) -> str:
     value = headers.get_param("protocol")
     if value is None:
         return ""
+    import email.utils
+
     return str(email.utils.collapse_rfc2231_value(value)).lower()
 
 

@@ -1,8 +1,11 @@
 """Verify CMS SignedData into a :class:`VerificationReport`.
 
-Integrity (message digest, signature value, content type, CMS algorithm protection and the
-signing-certificate-v2 binding) is checked by pyHanko's ``validate_sig_integrity``; the
-certificate path by the caller's :class:`TrustContext`; the level by
+An ordinary signature that holds is decided by :mod:`esign.signing.fast_verify` from slices
+of its DER; this module is the reference for everything. Integrity (message digest,
+signature value, content type, CMS algorithm protection and the signing-certificate-v2
+binding) is checked by :mod:`esign.signing.integrity`, or pyHanko's
+``validate_sig_integrity`` for what it leaves (imported only then: it pulls in pyHanko's
+PDF validation); the certificate path by the caller's :class:`TrustContext`; the level by
 :mod:`esign.signing.levels`. Every failure becomes a named finding; nothing that fails is
 ever reported valid.
 
@@ -34,10 +37,6 @@ from pyhanko.sign.general import (
     find_unique_cms_attribute,
 )
 from pyhanko.sign.validation.errors import CMSAlgorithmProtectionError, SignatureValidationError
-from pyhanko.sign.validation.generic_cms import (
-    validate_algorithm_protection,
-    validate_sig_integrity,
-)
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 from esign.certs.revinfo import revocation_from_signed_data
@@ -50,8 +49,6 @@ from esign.errors import (
     MalformedInputError,
     UnsupportedAlgorithmError,
 )
-from esign.gost.cms import is_gost_signed_data
-from esign.gost.verify import verify as verify_gost
 from esign.limits import MAX_ATTRIBUTES, MAX_CMS_BYTES
 from esign.limits import MAX_COUNTERSIGNATURE_DEPTH as MAX_DEPTH
 from esign.limits import MAX_COUNTERSIGNATURES as MAX_COUNTERSIGNATURES
@@ -297,11 +294,15 @@ def verify(
     # ... then verified on an unwalked copy: asn1crypto re-encodes structures whose
     # algorithm identifiers were read, which is slow and would hide non-DER encodings.
     signed: cms.SignedData = cms.ContentInfo.load(unarmor(signature))["content"]
+    from esign.gost.cms import is_gost_signed_data
+
     if is_gost_signed_data(signed):  # GOST R 34.10-2012 + Streebog: esign.gost.verify
         if digests is not None:
             raise UnsupportedAlgorithmError(
                 "GOST signatures are verified from the content, not digests"
             )
+        from esign.gost.verify import verify as verify_gost
+
         return verify_gost(
             unarmor(signature),
             data,
@@ -370,6 +371,18 @@ def _some_signature_holds(
         digest = digests.get(signer_info["digest_algorithm"]["algorithm"].native)
         if certificate is None or digest is None:
             continue
+        try:
+            quick = integrity.check(
+                signer_info, certificate, cms.ContentType(content_type).dotted, digest
+            )
+        except _CHECK_ERRORS:
+            quick = None
+        if quick is not None:
+            if quick.problem is None and quick.intact and quick.valid:
+                return True
+            continue
+        from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
         try:
             intact, valid = validate_sig_integrity(
                 signer_info, to_asn1(certificate), content_type, digest
@@ -690,6 +703,8 @@ def _check_integrity(
         if quick is not None:
             intact, valid = quick.intact, quick.valid
         else:  # a case the direct check leaves to pyHanko's reference
+            from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
             intact, valid = validate_sig_integrity(
                 signer_info, to_asn1(certificate), content_type, actual
             )
@@ -870,6 +885,8 @@ def _verify_countersignature(
         report.signing_time = find_unique_cms_attribute(attrs, "signing_time").native
     except _ATTRIBUTE_ERRORS:
         report.warn("no_signing_time", "the counter-signer did not state a signing time")
+    from pyhanko.sign.validation.generic_cms import validate_algorithm_protection
+
     try:
         embedded = find_unique_cms_attribute(attrs, "message_digest").native
         validate_algorithm_protection(
