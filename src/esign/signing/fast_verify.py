@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from esign.certs.trust import PathResult, TrustContext
 from esign.certs.trusted_list import TrustedList
+from esign.limits import MAX_CMS_BYTES
 from esign.policy import AlgorithmPolicy
 from esign.signing import der
 from esign.signing.container import PARSE_ERRORS, unarmor
@@ -336,14 +337,18 @@ def verify(
 ) -> VerificationReport | None:
     """The report for an ordinary signature that holds, or None for the reference to
     decide (see the module documentation). Raises only what the reference would raise
-    for the same input before reading it (oversized or unreadable PEM)."""
+    for the same input before reading it (unreadable PEM)."""
     if type(trust) is not TrustContext:
         return None
-    der_bytes = unarmor(signature)
+    if len(signature) > MAX_CMS_BYTES:
+        return None  # the reference says what to do with it
+    der_bytes = bytes(unarmor(signature))  # bytes: views of it hash like the bytes they show
     try:
         return _verify(der_bytes, data, trust, at, certificates, trusted_lists, jurisdiction,
                        digests)  # fmt: skip
     except der.NotPlain:
+        return None
+    except Exception:  # whatever went wrong here, the reference decides afresh
         return None
 
 
