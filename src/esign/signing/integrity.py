@@ -94,11 +94,12 @@ def check(
     attrs = signer_info["signed_attrs"]
     if isinstance(attrs, core.Void):
         return None
-    # The signed bytes first, as received: asn1crypto re-encodes a structure once its
-    # algorithm identifiers were read (and a re-encoding could only make this fail).
+    # The signed bytes first, as received: asn1crypto re-encodes a structure once values
+    # inside it were read (in DER order: a SET OF out of order would then verify on the
+    # next call), so the attributes are read from a copy and the caller's stay untouched.
     signed = b"\x31" + attrs.dump()[1:]  # the [0] IMPLICIT attributes, signed as a SET OF
     found: dict[str, object] = {}
-    for attribute in attrs:
+    for attribute in cms.CMSAttributes.load(signed):
         name = _ATTRIBUTES.get(attribute["type"].dotted)
         if name is None:
             continue
