@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable
@@ -53,6 +54,7 @@ def _reference(monkeypatch: pytest.MonkeyPatch, call: Callable[[], VerificationR
     """What the reference verifier says (a report, or the error it raises)."""
     with monkeypatch.context() as patched:
         patched.setattr(fast_verify, "verify", lambda *args, **kwargs: None)
+        patched.setattr(fast_verify, "stream_digests", lambda *args, **kwargs: None)
         try:
             return call()
         except (EsignError, ValueError) as exc:
@@ -170,6 +172,35 @@ def test_digests_instead_of_data(monkeypatch: pytest.MonkeyPatch, world: dict[st
     assert compare(monkeypatch, signature, None, trust, digests=good) is not None
     assert compare(monkeypatch, signature, None, trust, digests={"sha256": b"\0" * 32}) is None
     assert compare(monkeypatch, signature, None, trust, digests={"sha512": b"\0" * 64}) is None
+
+
+@pytest.mark.parametrize("at", [NOW, None])
+def test_a_streamed_document_takes_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, world: dict[str, Any], at: datetime.datetime | None
+) -> None:
+    key, cert = world["signers"]["ed25519"]
+    ca = world["ca"]
+    trust = TrustContext([ca.certificate], crls=[ca.crl()])
+    answered: list[VerificationReport | None] = []
+    fast = fast_verify.verify
+
+    def recording(*args: Any, **kwargs: Any) -> VerificationReport | None:
+        answered.append(fast(*args, **kwargs))
+        return answered[-1]
+
+    for document, detached in ((DOCUMENT, True), (b"another return", True), (DOCUMENT, False)):
+        signature = esign.sign(DOCUMENT, signer=(key, cert), detached=detached)
+        reference = _reference(
+            monkeypatch,
+            lambda s=signature, d=document: esign.verify(s, io.BytesIO(d), trust=trust, at=at),
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(fast_verify, "verify", recording)
+            report = esign.verify(signature, io.BytesIO(document), trust=trust, at=at)
+        assert _fields(report, at) == _fields(reference, at)
+        assert report.valid is (document == DOCUMENT)
+    # the ordinary detached signature was decided fast, from the streamed digest
+    assert answered[0] is not None and answered[0].valid
 
 
 def test_hostile_corpus_agrees(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:

@@ -24,7 +24,7 @@ import importlib
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
@@ -350,6 +350,38 @@ def verify(
         return None
     except Exception:  # whatever went wrong here, the reference decides afresh
         return None
+
+
+#: How much of a streamed document is hashed at a time.
+CHUNK = 1 << 20
+
+
+def stream_digests(
+    signature: bytes, stream: BinaryIO, trust: TrustContext
+) -> dict[str, bytes] | None:
+    """For an ordinary detached signature, the digest its signer needs of the document in
+    ``stream``, read once; None, with the stream untouched, for anything else.
+
+    :func:`esign.signing.verify.verify` then goes on with ``digests=``, which the fast path
+    and the reference take alike (one signer, one digest algorithm the policy accepts).
+    """
+    if type(trust) is not TrustContext or len(signature) > MAX_CMS_BYTES:
+        return None
+    try:
+        parts = der.split_signed_data(bytes(unarmor(signature)))
+        if parts.content is not None:
+            return None
+        name = _digest_name(parts.signer.digest_algorithm)
+        _signature_algorithm(parts.signer.signature_algorithm, parts.signer.signature_oid)
+        policy = _trust_parts(trust)[1]
+    except Exception:  # not an ordinary signature: the reference reads the stream
+        return None
+    if policy.digest_refusal(name) is not None:
+        return None
+    hasher = _HASHLIB[name]()
+    while chunk := stream.read(CHUNK):
+        hasher.update(chunk)
+    return {name: hasher.digest()}
 
 
 def _verify(

@@ -281,6 +281,16 @@ def verify(
         )
     certificates = list(certificates)
     trusted_lists = list(trusted_lists)
+    if (
+        digests is None
+        and data is not None
+        and not isinstance(data, (bytes, bytearray, memoryview))
+    ):
+        # a document as a stream: hashed once here if the signature is an ordinary
+        # detached one (then both paths below take the digest), else read below
+        computed = fast_verify.stream_digests(signature, data, trust)
+        if computed is not None:
+            data, digests = None, computed
     if data is None or isinstance(data, (bytes, bytearray, memoryview)):
         # an ordinary signature that holds: decided from slices of its DER (fast_verify);
         # anything else is decided below, from scratch
