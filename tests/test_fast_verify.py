@@ -223,28 +223,34 @@ def test_hostile_corpus_agrees(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> Non
 
 
 @pytest.fixture(scope="module")
-def mutable(world: dict[str, Any]) -> tuple[bytes, TrustContext]:
-    key, cert = world["signers"]["ec-p256"]
-    ca = world["ca"]
-    return (
-        esign.sign(DOCUMENT, signer=(key, cert), detached=False),
-        TrustContext([ca.certificate], crls=[ca.crl()]),
-    )
+def mutable(world: dict[str, Any]) -> dict[str, tuple[bytes, bytes | None]]:
+    """Signatures to mutate: attached ec-p256, detached RSA-PSS (parameters to break)."""
+    ec_key, ec_cert = world["signers"]["ec-p256"]
+    rsa_key, rsa_cert = world["signers"]["rsa-3072"]
+    return {
+        "ec-p256": (esign.sign(DOCUMENT, signer=(ec_key, ec_cert), detached=False), None),
+        "rsa-3072": (esign.sign(DOCUMENT, signer=(rsa_key, rsa_cert)), DOCUMENT),
+    }
 
 
 @given(
+    which=st.sampled_from(["ec-p256", "rsa-3072"]),
     position=st.integers(min_value=0),
     change=st.sampled_from(["flip", "insert", "delete", "truncate", "zero"]),
     value=st.integers(min_value=0, max_value=255),
 )
 def test_mutations_agree(
     monkeypatch: pytest.MonkeyPatch,
-    mutable: tuple[bytes, TrustContext],
+    world: dict[str, Any],
+    mutable: dict[str, tuple[bytes, bytes | None]],
+    which: str,
     position: int,
     change: str,
     value: int,
 ) -> None:
-    signature, trust = mutable
+    signature, data = mutable[which]
+    ca = world["ca"]
+    trust = TrustContext([ca.certificate], crls=[ca.crl()])
     i = position % len(signature)
     mutated = {
         "flip": signature[:i] + bytes([signature[i] ^ (value or 1)]) + signature[i + 1 :],
@@ -253,7 +259,7 @@ def test_mutations_agree(
         "truncate": signature[:i],
         "zero": signature[:i] + b"\x00" + signature[i + 1 :],
     }[change]
-    compare(monkeypatch, mutated, None, trust, at=NOW)  # same verdict, or the reference's
+    compare(monkeypatch, mutated, data, trust, at=NOW)  # same verdict, or the reference's
 
 
 # -- the strict reader ------------------------------------------------------------------
