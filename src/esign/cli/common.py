@@ -311,7 +311,7 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jurisdiction",
         choices=LazyChoices(_jurisdictions),
-        metavar="{eidas,ru}",
+        metavar="NAME",
         default="eidas",
         help="profile for the qualified decision: %(choices)s (default: eidas)",
     )
