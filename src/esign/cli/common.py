@@ -285,6 +285,11 @@ def _jurisdictions() -> Iterable[str]:
     return JURISDICTIONS
 
 
+def jurisdiction_choices() -> LazyChoices:
+    """The level-decision profiles (``esign.certs.trusted_list.JURISDICTIONS``), lazily."""
+    return LazyChoices(_jurisdictions)
+
+
 def add_level_options(parser: argparse.ArgumentParser) -> None:
     """The evidence a verifier brings for QUALIFIED: trusted lists and a jurisdiction."""
     parser.add_argument(
@@ -310,7 +315,7 @@ def add_level_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jurisdiction",
-        choices=LazyChoices(_jurisdictions),
+        choices=jurisdiction_choices(),
         metavar="NAME",
         default="eidas",
         help="profile for the qualified decision: %(choices)s (default: eidas)",

@@ -19,6 +19,7 @@ from esign.cli.common import (
     add_password_options,
     certificate_from,
     certificates_from,
+    jurisdiction_choices,
     parse_time,
     write_file,
 )
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from esign.certs.trusted_list import JURISDICTIONS
-
     group = subparsers.add_parser("trusted-list", help="produce trusted lists of qualified CAs")
     sub = group.add_subparsers(dest="tl_command", required=True, parser_class=type(group))
     p = sub.add_parser(
@@ -48,7 +47,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="CERT",
         help="certificate(s) of the qualified issuing CAs to list (repeatable)",
     )
-    p.add_argument("--jurisdiction", choices=JURISDICTIONS, default="eidas")
+    p.add_argument(
+        "--jurisdiction",
+        choices=jurisdiction_choices(),
+        metavar="NAME",
+        default="eidas",
+        help="%(choices)s (default eidas)",
+    )
     p.add_argument("--name", default="", help="the list's name (default: from the jurisdiction)")
     p.add_argument("--territory", metavar="CC", help="scheme territory (default EU, or RU)")
     p.add_argument(
