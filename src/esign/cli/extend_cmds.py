@@ -146,8 +146,14 @@ def embedded_validation_data(signature: bytes) -> dict[str, int]:
     verify report; empty when it carries none or is not CMS."""
     from esign.certs.revinfo import revocation_from_signed_data
     from esign.errors import EsignError
-    from esign.signing.container import load_signed_data
+    from esign.signing import der
+    from esign.signing.container import load_signed_data, unarmor
 
+    try:  # the plain shape (no crls field, no unsigned attributes) carries none
+        der.split_signed_data(bytes(unarmor(signature)))
+        return {}
+    except Exception:  # any other shape: read in full below
+        pass
     try:
         embedded = revocation_from_signed_data(load_signed_data(signature))
     except EsignError:
