@@ -187,18 +187,16 @@ class PathPolicy:
 
 
 # (regex over pyHanko's message, code), first match wins; for PathValidationError.
-_MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), code)
-    for pattern, code in (
-        (r"signature (of|parameters for) .* (could not be verified|do not match)", "bad_signature"),
-        (r"permitted namespace|excluded from the\s+namespace", "name_constraints"),
-        (r"no valid set of policies|policy mapping|policy graph", "policy"),
-        (r"unsupported critical extension", "unknown_critical_extension"),
-        (r"is not a CA", "not_ca"),
-        (r"maximum path length", "path_length"),
-        (r"not allowed to sign certificates", "wrong_usage"),
-        (r"issuer name could not be matched", "no_path"),
-    )
+# Compiled on first use (``re`` caches them): only a failure needs them, start-up does not.
+_MESSAGE_CODES: tuple[tuple[str, str], ...] = (
+    (r"signature (of|parameters for) .* (could not be verified|do not match)", "bad_signature"),
+    (r"permitted namespace|excluded from the\s+namespace", "name_constraints"),
+    (r"no valid set of policies|policy mapping|policy graph", "policy"),
+    (r"unsupported critical extension", "unknown_critical_extension"),
+    (r"is not a CA", "not_ca"),
+    (r"maximum path length", "path_length"),
+    (r"not allowed to sign certificates", "wrong_usage"),
+    (r"issuer name could not be matched", "no_path"),
 )
 
 
@@ -222,7 +220,7 @@ def classify(exc: Exception) -> str:
             return code
     message = str(getattr(exc, "failure_msg", exc))
     for pattern, code in _MESSAGE_CODES:
-        if pattern.search(message):
+        if re.search(pattern, message):
             return code
     return "path_invalid"
 
