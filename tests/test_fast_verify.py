@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import esign
 from esign.certs import CertificateAuthority, TrustContext
-from esign.errors import EsignError
+from esign.errors import EsignError, MalformedInputError
 from esign.keys import generate_key
 from esign.signing import der, fast_verify
 from esign.signing.report import VerificationReport
@@ -366,3 +366,25 @@ def test_der_check_accepts_der() -> None:
     assert der.time(memoryview(raw), der.tlv(memoryview(raw), 12, len(raw))) == datetime.datetime(
         1999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc
     )
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_an_altered_signed_data_version_is_never_valid(
+    monkeypatch: pytest.MonkeyPatch, world: dict[str, Any], attached: bool
+) -> None:
+    """The version is not signed: 1 -> 3 on id-data content must not pass on the fast path
+    (the reference refuses it because RFC 5652 §5.1 derives the version from the structure)."""
+    key, cert = world["signers"]["ec-p256"]
+    signature = esign.sign(DOCUMENT, signer=(key, cert), detached=not attached)
+    info = cms.ContentInfo.load(signature)
+    assert info["content"]["version"].native == "v1"
+    altered = bytearray(signature)
+    marker = bytes.fromhex("020101")  # SignedData's version: the first INTEGER inside [0]
+    at = altered.index(marker)
+    altered[at + 2] = 3
+    trust = TrustContext([world["ca"].certificate], crls=[world["ca"].crl()])
+    data = None if attached else DOCUMENT
+    assert _fast(bytes(altered), data, trust, at=NOW) is None
+    with pytest.raises(MalformedInputError, match="says version 3 where its structure requires 1"):
+        esign.verify(bytes(altered), data, trust=trust, at=NOW)
+    assert compare(monkeypatch, bytes(altered), data, trust, at=NOW) is None

@@ -26,6 +26,7 @@ from typing import TypeVar
 from esign.limits import MAX_ASN1_DEPTH, MAX_ATTRIBUTES, MAX_CERTIFICATES
 
 SIGNED_DATA = "1.2.840.113549.1.7.2"
+_ID_DATA = "1.2.840.113549.1.7.1"
 CONTENT_TYPE = "1.2.840.113549.1.9.3"
 MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 SIGNING_TIME = "1.2.840.113549.1.9.5"
@@ -299,8 +300,9 @@ def split_signed_data(der: bytes) -> SignedDataParts:
     if len(inner) != 1:
         raise NotPlain("content [0] holds more than one element")
     fields = _inside(buf, inner[0], _SEQUENCE)
-    if len(fields) < 4 or integer(buf, fields[0]) not in (1, 3):
-        raise NotPlain("an unusual SignedData version")
+    if len(fields) < 4:
+        raise NotPlain("malformed SignedData")
+    version = integer(buf, fields[0])
     digest_algorithms = expect(fields[1], _SET)
     for algorithm in children(buf, digest_algorithms[2], digest_algorithms[3]):
         expect(algorithm, _SEQUENCE)
@@ -316,6 +318,11 @@ def split_signed_data(der: bytes) -> SignedDataParts:
             raise NotPlain("eContent [0] holds more than one element")
         _, _, start, end = expect(octets[0], _OCTET_STRING)
         content = buf[start:end]
+    # RFC 5652 §5.1 derives the version from the structure: 1 for id-data with
+    # issuerAndSerialNumber signers (the only sid taken here), 3 for other content; an
+    # altered version goes to the reference verifier, which refuses it by name
+    if version != (1 if content_type == _ID_DATA else 3):
+        raise NotPlain("an unusual SignedData version")
     rest = fields[3:]
     certificates: tuple[memoryview, ...] = ()
     if rest and rest[0][0] == 0xA0:
