@@ -203,7 +203,9 @@ def _signed_body(
             signed["digest_algorithms"].dump() != digest_algorithms.dump()
         ):
             raise EsignError("the signer chose other algorithms than the stream header announced")
-        if signed["certificates"].native is not None:
+        # presence only: ``.native`` would parse every certificate, and asn1crypto cannot
+        # read an ML-DSA key (the certificates are copied as they are)
+        if not isinstance(signed["certificates"], core.Void):
             inner.raw(signed["certificates"].dump())
         inner.raw(signed["signer_infos"].dump())
         inner.close()  # SignedData

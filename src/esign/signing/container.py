@@ -100,12 +100,8 @@ def _check_attribute_counts(signer_info: cms.SignerInfo) -> None:
             )
 
 
-def _check_version(signed: cms.SignedData) -> None:
-    """The versions must be the ones RFC 5652 §5.1 and §5.3 derive from the structure.
-
-    It is not covered by any signature, so a verifier that let it vary would accept a
-    changed file as the signer's: a signature is refused for any byte that differs.
-    """
+def required_version(signed: cms.SignedData) -> int:
+    """The SignedData version RFC 5652 §5.1 derives from the structure (writers set it)."""
     certificates, crls = signed["certificates"], signed["crls"]
     kinds = set() if isinstance(certificates, core.Void) else {c.name for c in certificates}
     crl_kinds = set() if isinstance(crls, core.Void) else {c.name for c in crls}
@@ -121,6 +117,16 @@ def _check_version(signed: cms.SignedData) -> None:
         expected = 3
     else:
         expected = 1
+    return expected
+
+
+def _check_version(signed: cms.SignedData) -> None:
+    """The versions must be the ones RFC 5652 §5.1 and §5.3 derive from the structure.
+
+    It is not covered by any signature, so a verifier that let it vary would accept a
+    changed file as the signer's: a signature is refused for any byte that differs.
+    """
+    expected = required_version(signed)
     for signer_info in signed["signer_infos"]:  # RFC 5652 §5.3: 1 by issuer+serial, 3 by key id
         sid_version = 1 if signer_info["sid"].name == "issuer_and_serial_number" else 3
         if int(signer_info["version"]) != sid_version:

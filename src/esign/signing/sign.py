@@ -31,7 +31,7 @@ from esign.errors import EsignError, MalformedInputError, UnsupportedAlgorithmEr
 from esign.gost.keys import GostPrivateKey
 from esign.keys.algorithms import ALGORITHMS, algorithm_name
 from esign.keys.handle import KeyHandle, LocalKey
-from esign.signing.container import PARSE_ERRORS, load_signed_data, unarmor
+from esign.signing.container import PARSE_ERRORS, load_signed_data, required_version, unarmor
 from esign.signing.signer_parts import (
     MLDSA_KEYS,
     SigningKey,
@@ -544,6 +544,7 @@ def add_validation_data(
             ),
             crls=cms.RevocationInfoChoices(present),
         )
+        merged["version"] = required_version(merged)  # 5 once an OCSP response is in
         der_out: bytes = cms.ContentInfo({"content_type": "signed_data", "content": merged}).dump()
     except PARSE_ERRORS as exc:
         raise MalformedInputError(f"malformed CMS SignedData: {exc}") from exc
