@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -106,13 +107,23 @@ def compare(
 
 @pytest.fixture(scope="module")
 def world() -> dict[str, Any]:
-    ca = CertificateAuthority.create_root("CN=Fast Path Root CA,O=Tax Service")
+    # Issued as of NOW (taken at import): under pytest-xdist this fixture may run minutes
+    # after collection, and certificates issued then would not be valid yet at NOW.
+    moment = [NOW - datetime.timedelta(minutes=1)]
+    ca = CertificateAuthority.create_root(
+        "CN=Fast Path Root CA,O=Tax Service", clock=lambda: moment[0]
+    )
     signers = {}
     for alg in ALGORITHMS:
         key = generate_key(alg)
         signers[alg] = (key, ca.issue(key.public_key(), subject=f"CN={alg}", profile="signing"))
     revoked_key = generate_key("ec-p256")
     revoked = ca.issue(revoked_key.public_key(), subject="CN=Revoked", profile="signing")
+    # revoked (and CRLs made) after NOW; a CRL dates revocations to the second, so at
+    # least a second after NOW or the revocation date could fall at or before it
+    while datetime.datetime.now(datetime.timezone.utc) < NOW + datetime.timedelta(seconds=1):
+        time.sleep(0.05)
+    moment[0] = datetime.datetime.now(datetime.timezone.utc)
     ca.revoke(revoked.serial_number, reason="keyCompromise")
     return {"ca": ca, "signers": signers, "revoked": (revoked_key, revoked)}
 

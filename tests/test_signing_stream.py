@@ -28,7 +28,6 @@ from .test_cli import esign as esign_cli
 
 verify_module = importlib.import_module("esign.signing.verify")
 DOCUMENT = os.urandom(150_000) + b"the end"
-AT = datetime.datetime.now(datetime.timezone.utc)
 
 
 def streamed(pki: Pki, document: bytes, **kw: object) -> bytes:
@@ -53,13 +52,16 @@ def signature(pki: Pki, small_chunks: object) -> bytes:
 @pytest.mark.parametrize("document", [b"", b"x", DOCUMENT], ids=["empty", "one-byte", "chunked"])
 def test_round_trip_same_report_as_verify(pki: Pki, small_chunks: object, document: bytes) -> None:
     signature = streamed(pki, document)
+    # one fixed moment for both verifiers, taken after the session's PKI was made (under
+    # pytest-xdist a module-level "now" can precede the certificates)
+    at = datetime.datetime.now(datetime.timezone.utc)
     assert signature.startswith(b"\x30\x80")  # BER, indefinite length, as openssl -stream
     content = io.BytesIO()
-    report = verify_stream(io.BytesIO(signature), trust=pki.trust, out=content, at=AT)
+    report = verify_stream(io.BytesIO(signature), trust=pki.trust, out=content, at=at)
     assert report.valid, report.errors
     assert content.getvalue() == document
     # The in-memory verifier reads the same bytes to the same report, field for field.
-    assert esign.verify(signature, trust=pki.trust, at=AT).to_dict() == report.to_dict()
+    assert esign.verify(signature, trust=pki.trust, at=at).to_dict() == report.to_dict()
 
 
 def test_openssl_reads_esign_and_esign_reads_openssl_stream(
