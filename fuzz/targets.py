@@ -57,6 +57,15 @@ def _cms_detached(data: bytes) -> None:
     verify(data, DOC, trust=w["trust"], at=w["at"])
 
 
+def _cms_stream(data: bytes) -> None:
+    import io
+
+    from esign.signing.streaming import verify_stream
+
+    w = world()
+    verify_stream(io.BytesIO(data), trust=w["trust"], at=w["at"], out=io.BytesIO())
+
+
 def _envelope(data: bytes) -> None:
     from esign.envelope import open_envelope
 
@@ -166,6 +175,7 @@ def _credentials(path: str) -> Any:
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "cms": _cms,
     "cms_detached": _cms_detached,
+    "cms_stream": _cms_stream,
     "envelope": _envelope,
     "envelope_stream": _envelope_stream,
     "envelope_password": _envelope_password,
@@ -210,6 +220,14 @@ def seeds(name: str) -> list[bytes]:
         return [sign(DOC, signer=signer, detached=False)]
     if name == "cms_detached":
         return [sign(DOC, signer=signer)]
+    if name == "cms_stream":  # BER with indefinite lengths (as openssl -stream), and DER
+        import io
+
+        from esign.signing.streaming import sign_stream
+
+        streamed = io.BytesIO()
+        sign_stream(io.BytesIO(DOC), streamed, signer=signer)
+        return [streamed.getvalue(), sign(DOC, signer=signer, detached=False)]
     if name in ("envelope", "envelope_stream"):
         return [seal(DOC, signer=signer, recipients=[w["rcert"]])]
     if name == "envelope_password":
