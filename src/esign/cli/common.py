@@ -87,6 +87,24 @@ def refuse_overwrite(args: argparse.Namespace) -> None:
             raise UsageError(f"{path} already exists; give --force to overwrite it")
 
 
+def add_signer_options(parser: argparse.ArgumentParser, who: str = "signer") -> None:
+    """``--key``/``--cert``/``--chain``: one signer, its key named wherever it lives."""
+    parser.add_argument(
+        "--key",
+        required=True,
+        metavar="KEY",
+        help=f"{who} key: a file (PEM/DER/PKCS#12), a pkcs11: URI (RFC 7512) or vault:FILE#NAME",
+    )
+    parser.add_argument("--cert", required=True, metavar="FILE", help=f"{who} certificate")
+    parser.add_argument(
+        "--chain",
+        action="extend",
+        nargs="+",
+        metavar="FILE",
+        help="intermediate certificates to embed (repeatable)",
+    )
+
+
 def add_password_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-file",

@@ -15,6 +15,7 @@ from esign.cli.common import (
     EXIT_VALID,
     UsageError,
     add_password_options,
+    add_signer_options,
     certificate_from,
     certificates_from,
     read_file,
@@ -24,20 +25,7 @@ from esign.cli.common import (
 
 def _signer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("signature", metavar="SIGNATURE", help="the CMS signature (DER or PEM)")
-    p.add_argument(
-        "--key",
-        required=True,
-        metavar="KEY",
-        help="the new signer's key: a file (PEM/DER/PKCS#12), a pkcs11: URI or vault:FILE#NAME",
-    )
-    p.add_argument("--cert", required=True, metavar="FILE", help="the new signer's certificate")
-    p.add_argument(
-        "--chain",
-        action="extend",
-        nargs="+",
-        metavar="FILE",
-        help="intermediate certificates to embed (repeatable)",
-    )
+    add_signer_options(p, "the new signer's")
     p.add_argument("--pem", action="store_true", help="write PEM instead of DER")
     p.add_argument("--out", required=True, metavar="FILE", help="the signature with both")
     add_password_options(p)

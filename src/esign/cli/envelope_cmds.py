@@ -18,6 +18,7 @@ from esign.cli.common import (
     UsageError,
     add_level_options,
     add_password_options,
+    add_signer_options,
     add_trust_options,
     certificate_from,
     certificates_from,
@@ -37,20 +38,7 @@ ENVELOPE_PASSWORD_ENV = "ESIGN_ENVELOPE_PASSWORD"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = subparsers.add_parser("seal", help="sign a file, then encrypt it to recipients")
     s.add_argument("file", metavar="FILE")
-    s.add_argument(
-        "--key",
-        required=True,
-        metavar="KEY",
-        help="signer private key: a FILE, a pkcs11: URI (RFC 7512) or vault:FILE#NAME",
-    )
-    s.add_argument("--cert", required=True, metavar="FILE", help="signer certificate")
-    s.add_argument(
-        "--chain",
-        action="extend",
-        nargs="+",
-        metavar="FILE",
-        help="intermediate certificates to embed (repeatable)",
-    )
+    add_signer_options(s)
     s.add_argument(
         "--to",
         action="extend",

@@ -16,6 +16,7 @@ from esign.cli.common import (
     UsageError,
     add_level_options,
     add_password_options,
+    add_signer_options,
     add_trust_options,
     certificate_from,
     certificates_from,
@@ -36,20 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--out return.p7s",
     )
     p.add_argument("file", metavar="FILE")
-    p.add_argument(
-        "--key",
-        required=True,
-        metavar="KEY",
-        help="signer key: a file (PEM/DER/PKCS#12), a pkcs11: URI or vault:FILE#NAME",
-    )
-    p.add_argument("--cert", required=True, metavar="FILE", help="signer certificate")
-    p.add_argument(
-        "--chain",
-        action="extend",
-        nargs="+",
-        metavar="FILE",
-        help="intermediate certificates to embed (repeatable)",
-    )
+    add_signer_options(p)
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--attached", action="store_true", help="embed the file in the signature")
     shape.add_argument(

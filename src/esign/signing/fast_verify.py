@@ -30,7 +30,6 @@ from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -40,21 +39,15 @@ from esign.limits import MAX_CMS_BYTES
 from esign.policy import AlgorithmPolicy
 from esign.signing import der
 from esign.signing.container import PARSE_ERRORS, unarmor
+from esign.signing.integrity import HASHES
 from esign.signing.levels import LevelDecision, decide_level
 from esign.signing.report import SignatureLevel, SignerIdentity, VerificationReport
 
 #: Bound on each cache (certificates, algorithm identifiers, names); cleared when full.
 MAX_CACHED = 4096
 
-_HASH_NAMES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha3_256": hashes.SHA3_256,
-    "sha3_384": hashes.SHA3_384,
-    "sha3_512": hashes.SHA3_512,
-}
+# the same hash names as the reference integrity check accepts
+_HASH_NAMES = HASHES
 _HASHLIB: dict[str, Callable[..., Any]] = {
     "sha224": hashlib.sha224,
     "sha256": hashlib.sha256,

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+#: Digest names (asn1crypto's) the checks accept, with their ``cryptography`` classes.
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha224": hashes.SHA224,
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
@@ -180,6 +181,6 @@ def _verify(signer_info: cms.SignerInfo, certificate: x509.Certificate, data: by
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:
-    if name not in _HASHES:
+    if name not in HASHES:
         raise ValueError(f"no cryptography hash for {name}")
-    return _HASHES[name]()
+    return HASHES[name]()
