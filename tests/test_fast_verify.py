@@ -399,3 +399,27 @@ def test_an_altered_signed_data_version_is_never_valid(
     with pytest.raises(MalformedInputError, match="says version 3 where its structure requires 1"):
         esign.verify(bytes(altered), data, trust=trust, at=NOW)
     assert compare(monkeypatch, bytes(altered), data, trust, at=NOW) is None
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_no_single_bit_flip_anywhere_leaves_a_signature_valid(
+    world: dict[str, Any], attached: bool
+) -> None:
+    """Every byte of an ordinary signature, two bits each: never valid. This found that a
+    changed digestAlgorithms entry (not signed) was accepted by both verifiers."""
+    key, cert = world["signers"]["ec-p256"]
+    signature = esign.sign(DOCUMENT, signer=(key, cert), detached=not attached)
+    trust = TrustContext([world["ca"].certificate], crls=[world["ca"].crl()])
+    data = None if attached else DOCUMENT
+    assert esign.verify(signature, data, trust=trust, at=NOW).valid
+    still_valid = []
+    for index in range(len(signature)):
+        for mask in (0x01, 0x80):
+            flipped = bytearray(signature)
+            flipped[index] ^= mask
+            try:
+                if esign.verify(bytes(flipped), data, trust=trust, at=NOW).valid:
+                    still_valid.append((index, mask))
+            except EsignError:
+                pass
+    assert still_valid == []

@@ -392,6 +392,13 @@ def _verify(
     except (ValueError, TypeError, IndexError, OverflowError, RecursionError) as exc:
         raise der.NotPlain(f"the reader stumbled: {exc}") from exc  # the reference decides
     signer = parts.signer
+    # digestAlgorithms is not signed: the fast path answers only when it names exactly the
+    # signer's algorithm, byte for byte; anything else is judged by the reference
+    announced = bytes(signer.digest_algorithm)
+    if len(announced) >= 0x80 or bytes(parts.digest_algorithms) != (
+        b"\x31" + bytes([len(announced)]) + announced
+    ):
+        return None
     _read_by_reference(parts.digest_algorithms, cms.DigestAlgorithms)
     _read_by_reference(signer.issuer, asn1_x509.Name)
     digest_name = _digest_name(signer.digest_algorithm)

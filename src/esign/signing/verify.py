@@ -404,6 +404,27 @@ def _some_signature_holds(
     return False
 
 
+def _check_announced(signed: cms.SignedData, names: set[str]) -> None:
+    """digestAlgorithms is not signed, so it must say exactly what RFC 5652 §5.1 asks: every
+    signer's digest algorithm, each with absent or NULL parameters. A verifier that let it
+    vary would call a changed file the signer's (a signature is refused for any byte that
+    differs from what its signers made)."""
+    announced = set()
+    for algorithm in signed["digest_algorithms"]:
+        if algorithm["parameters"].native is not None:
+            raise MalformedInputError(
+                "a digestAlgorithms entry carries parameters (RFC 5754: absent or NULL): "
+                "the signature was altered or badly made"
+            )
+        announced.add(algorithm["algorithm"].native)
+    missing = names - announced
+    if missing:
+        raise MalformedInputError(
+            f"the signers' digest algorithm {', '.join(sorted(missing))} is not announced in "
+            "digestAlgorithms (RFC 5652 §5.1): the signature was altered or badly made"
+        )
+
+
 def _verify(
     signed: cms.SignedData, data: bytes | BinaryIO | None, options: _Options
 ) -> VerificationReport:
@@ -415,6 +436,7 @@ def _verify(
             raise MalformedInputError("the encapsulated content is not an OCTET STRING")
         attached = encap["content"].contents
     names = {si["digest_algorithm"]["algorithm"].native for si in signed["signer_infos"]}
+    _check_announced(signed, names)
     # Hashed unless refused at any time (MD5): a time-stamp may yet prove an older moment.
     usable = {n for n in names if options.policy.digest_refusal(n, _EARLIEST) is None}
     mismatch = False
