@@ -82,6 +82,23 @@ def _stand_in_signed(builder: _Builder, handle: KeyHandle, algorithm: Any) -> An
     return builder.sign(_stand_in(handle.algorithm), algorithm)  # type: ignore[arg-type]  # RSA: PKCS#1 v1.5
 
 
+def _resigned(
+    key: KeyHandle,
+    algorithm: hashes.HashAlgorithm | None,
+    draft_der: bytes,
+    tbs: bytes,
+    spec: type[Any],
+    field: str,
+) -> bytes:
+    """The stand-in draft with its signature ``field`` replaced by the handle's over ``tbs``."""
+    signature = key.sign(tbs, digest=_digest_name(algorithm), scheme=_scheme(key))
+    parsed = spec.load(draft_der)
+    parsed[field] = signature
+    der: bytes = parsed.dump(force=False)
+    _check(key, signature, tbs, algorithm)
+    return der
+
+
 def sign_certificate(
     builder: x509.CertificateBuilder,
     key: PrivateKey | KeyHandle,
@@ -93,14 +110,15 @@ def sign_certificate(
         return builder.sign(private, algorithm)  # type: ignore[arg-type]
     assert isinstance(key, KeyHandle)
     draft: x509.Certificate = _stand_in_signed(builder, key, algorithm)
-    signature = key.sign(
-        draft.tbs_certificate_bytes, digest=_digest_name(algorithm), scheme=_scheme(key)
+    der = _resigned(
+        key,
+        algorithm,
+        draft.public_bytes(Encoding.DER),
+        draft.tbs_certificate_bytes,
+        asn1_x509.Certificate,
+        "signature_value",
     )
-    parsed = asn1_x509.Certificate.load(draft.public_bytes(Encoding.DER))
-    parsed["signature_value"] = signature
-    certificate = x509.load_der_x509_certificate(parsed.dump(force=False))
-    _check(key, certificate.signature, certificate.tbs_certificate_bytes, algorithm)
-    return certificate
+    return x509.load_der_x509_certificate(der)
 
 
 def sign_csr(
@@ -158,14 +176,15 @@ def sign_crl(
         return builder.sign(private, algorithm)  # type: ignore[arg-type]
     assert isinstance(key, KeyHandle)
     draft: x509.CertificateRevocationList = _stand_in_signed(builder, key, algorithm)
-    signature = key.sign(
-        draft.tbs_certlist_bytes, digest=_digest_name(algorithm), scheme=_scheme(key)
+    der = _resigned(
+        key,
+        algorithm,
+        draft.public_bytes(Encoding.DER),
+        draft.tbs_certlist_bytes,
+        asn1_crl.CertificateList,
+        "signature",
     )
-    parsed = asn1_crl.CertificateList.load(draft.public_bytes(Encoding.DER))
-    parsed["signature"] = signature
-    crl = x509.load_der_x509_crl(parsed.dump(force=False))
-    _check(key, crl.signature, crl.tbs_certlist_bytes, algorithm)
-    return crl
+    return x509.load_der_x509_crl(der)
 
 
 def rehearse_ocsp(builder: ocsp.OCSPResponseBuilder) -> None:
